@@ -1,0 +1,40 @@
+# psp — run `make help` for the targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not ((3,11) <= sys.version_info[:2] <= (3,13)))' 2>/dev/null; then echo $$p; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint typecheck unit integration e2e lint-infra bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.11-3.13 is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install psp with its dev tools
+
+run: $(STAMP) ## start everything embedded: PostgreSQL, migrations, demo merchant, API, worker, scheduler
+	$(BIN)/psp dev
+
+test: $(STAMP) ## lint, type-check and run the whole test suite
+	$(BIN)/ruff check src tests benchmarks migrations
+	$(BIN)/ruff format --check src tests benchmarks migrations
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(STAMP) ## ruff and mypy only
+	$(BIN)/ruff check src tests benchmarks migrations
+	$(BIN)/mypy
+
+clean: ## remove the virtualenv and the embedded database
+	rm -rf $(VENV) .psp

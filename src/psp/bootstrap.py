@@ -1,0 +1,64 @@
+"""The composition root: the one place that chooses and wires adapters from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from psp.config import Settings
+from psp.data_sources.postgres.engine import build_engine, resolve_database_url
+from psp.data_sources.postgres.unit_of_work import PostgresUnitOfWork
+from psp.repositories.acquirers import SimulatorAcquirer
+from psp.repositories.ports import Acquirer, EventQueue, UnitOfWork
+from psp.repositories.postgres.queue import PostgresEventQueue
+from psp.services.clock import Clock, utc_now
+
+
+@dataclass
+class Container:
+    settings: Settings
+    database_url: str
+    engine: Engine
+    acquirer: Acquirer
+    clock: Clock = field(default=utc_now)
+
+    def uow(self) -> UnitOfWork:
+        return PostgresUnitOfWork(self.engine)
+
+    @property
+    def uow_factory(self) -> Callable[[], UnitOfWork]:
+        return self.uow
+
+    def event_queue(self) -> EventQueue:
+        return PostgresEventQueue(
+            self.engine,
+            visibility_timeout=self.settings.worker_visibility_timeout,
+            max_receives=self.settings.worker_max_receives,
+            poll_interval=self.settings.worker_poll_interval,
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    application_name: str = "psp",
+    statement_timeout_ms: int | None = None,
+    database_url: str | None = None,
+) -> Container:
+    """Build the adapters the settings ask for. Call once per process (after forking, for servers)."""
+    settings = settings or Settings.from_env()
+    url = database_url or resolve_database_url(settings)
+    engine = build_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        statement_timeout_ms=(
+            settings.db_statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
+        ),
+        application_name=application_name,
+    )
+    return Container(settings=settings, database_url=url, engine=engine, acquirer=SimulatorAcquirer())

@@ -1,0 +1,36 @@
+"""Engine construction. Nothing here runs at import: bootstrap calls these factories."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine
+
+from psp.config import Settings
+from psp.data_sources.postgres.embedded import embedded_database_url
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """``PSP_DATABASE_URL`` if set (any postgres:// form), else the embedded server's URL."""
+    if settings.database_url is None:
+        return embedded_database_url(settings.data_dir)
+    return sqlalchemy_url(settings.database_url)
+
+
+def sqlalchemy_url(url: str) -> str:
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def build_engine(
+    url: str, *, pool_size: int, statement_timeout_ms: int = 0, application_name: str = "psp"
+) -> Engine:
+    options = f"-c statement_timeout={statement_timeout_ms}" if statement_timeout_ms else ""
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"application_name": application_name, "options": options, "connect_timeout": 5},
+    )

@@ -1,0 +1,185 @@
+"""The schema, as SQLAlchemy Core tables: the one source Alembic migrations are checked against.
+
+Card data kept is only brand, first six, last four, holder, expiry and a keyed fingerprint; there is no
+column for the full number or the verification code, by design.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+CURRENCY_CHECK = "~ '^[A-Z]{3}$'"
+
+
+def _timestamp(name: str, nullable: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("default_currency", String(3), nullable=False),
+    Column("debit_fee_bps", Integer, nullable=False),
+    Column("credit_fee_bps", Integer, nullable=False),
+    _timestamp("created_at"),
+    CheckConstraint(f"default_currency {CURRENCY_CHECK}", name="default_currency_iso"),
+    CheckConstraint("debit_fee_bps BETWEEN 0 AND 10000", name="debit_fee_bps_range"),
+    CheckConstraint("credit_fee_bps BETWEEN 0 AND 10000", name="credit_fee_bps_range"),
+    CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    Column("mode", String(4), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    _timestamp("created_at"),
+    _timestamp("revoked_at", nullable=True),
+    CheckConstraint("mode IN ('test', 'live')", name="mode_known"),
+    CheckConstraint("key_hash ~ '^[0-9a-f]{64}$'", name="key_hash_sha256"),
+    Index(None, "merchant_id"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("description", String(255), nullable=False),
+    Column("payment_method", String(16), nullable=False),
+    Column("installments", SmallInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("fee_bps", Integer, nullable=False),
+    Column("decline_code", String(64), nullable=True),
+    Column("card_brand", String(16), nullable=False),
+    Column("card_first_six", String(6), nullable=False),
+    Column("card_last_four", String(4), nullable=False),
+    Column("card_holder_name", String(100), nullable=False),
+    Column("card_expiration_month", SmallInteger, nullable=False),
+    Column("card_expiration_year", SmallInteger, nullable=False),
+    Column("card_fingerprint", String(64), nullable=False),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint(f"currency {CURRENCY_CHECK}", name="currency_iso"),
+    CheckConstraint("payment_method IN ('debit_card', 'credit_card')", name="payment_method_known"),
+    CheckConstraint("installments BETWEEN 1 AND 12", name="installments_range"),
+    CheckConstraint("payment_method = 'credit_card' OR installments = 1", name="installments_only_on_credit"),
+    CheckConstraint("status IN ('processing', 'declined', 'waiting_funds', 'paid')", name="status_known"),
+    CheckConstraint("(status = 'declined') = (decline_code IS NOT NULL)", name="decline_code_iff_declined"),
+    CheckConstraint("fee_bps BETWEEN 0 AND 10000", name="fee_bps_range"),
+    CheckConstraint("card_first_six ~ '^[0-9]{6}$'", name="card_first_six_digits"),
+    CheckConstraint("card_last_four ~ '^[0-9]{4}$'", name="card_last_four_digits"),
+    CheckConstraint("card_expiration_month BETWEEN 1 AND 12", name="card_expiration_month_range"),
+    Index("ix_transactions_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
+    Index(
+        "ix_transactions_processing",
+        "created_at",
+        postgresql_where=text("status = 'processing'"),
+    ),
+)
+
+payables = Table(
+    "payables",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    Column("transaction_id", UUID(as_uuid=True), ForeignKey("transactions.id"), nullable=False),
+    Column("installment", SmallInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("net_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("payment_date", Date, nullable=False),
+    _timestamp("paid_at", nullable=True),
+    _timestamp("created_at"),
+    UniqueConstraint("transaction_id", "installment"),
+    CheckConstraint("installment BETWEEN 1 AND 12", name="installment_range"),
+    CheckConstraint("status IN ('waiting_funds', 'paid')", name="status_known"),
+    CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_at_iff_paid"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("fee >= 0 AND net_amount >= 0", name="fee_and_net_not_negative"),
+    CheckConstraint("fee + net_amount = amount", name="fee_plus_net_is_gross"),
+    CheckConstraint(f"currency {CURRENCY_CHECK}", name="currency_iso"),
+    Index("ix_payables_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
+    Index(
+        "ix_payables_merchant_status_recent",
+        "merchant_id",
+        "status",
+        text("created_at DESC"),
+        text("id DESC"),
+    ),
+    Index("ix_payables_merchant_payment_date", "merchant_id", "payment_date"),
+    Index(
+        "ix_payables_due",
+        "payment_date",
+        "id",
+        postgresql_where=text("status = 'waiting_funds'"),
+    ),
+    Index(
+        "ix_payables_merchant_balance", "merchant_id", "status", "currency", postgresql_include=["net_amount"]
+    ),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("event_type", String(64), nullable=False),
+    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    Column("aggregate_id", UUID(as_uuid=True), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    _timestamp("created_at"),
+    # Postgres queue: a row is claimable when not processed, not dead and visible again.
+    _timestamp("visible_at"),
+    Column("receive_count", Integer, nullable=False, server_default=text("0")),
+    _timestamp("processed_at", nullable=True),
+    _timestamp("dead_at", nullable=True),
+    Column("last_error", Text, nullable=True),
+    # SQS relay: a row is relayed once SQS has accepted it.
+    _timestamp("published_at", nullable=True),
+    CheckConstraint("receive_count >= 0", name="receive_count_not_negative"),
+    Index(
+        "ix_outbox_claimable",
+        "visible_at",
+        "id",
+        postgresql_where=text("processed_at IS NULL AND dead_at IS NULL"),
+    ),
+    Index("ix_outbox_unpublished", "created_at", "id", postgresql_where=text("published_at IS NULL")),
+    Index("ix_outbox_aggregate", "aggregate_id"),
+)

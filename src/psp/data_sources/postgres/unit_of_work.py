@@ -1,0 +1,73 @@
+"""The Postgres unit of work: one connection, one transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from psp.lib.errors import ServiceUnavailable
+from psp.repositories.postgres.merchants import PostgresApiKeyRepository, PostgresMerchantRepository
+from psp.repositories.postgres.outbox import PostgresOutboxRepository
+from psp.repositories.postgres.payables import PostgresPayableRepository
+from psp.repositories.postgres.transactions import PostgresTransactionRepository
+
+
+class PostgresUnitOfWork:
+    merchants: PostgresMerchantRepository
+    api_keys: PostgresApiKeyRepository
+    transactions: PostgresTransactionRepository
+    payables: PostgresPayableRepository
+    outbox: PostgresOutboxRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+
+    def __enter__(self) -> Self:
+        try:
+            connection = self._engine.connect()
+        except OperationalError as error:
+            raise database_unavailable() from error
+        self._connection = connection
+        self._transaction = connection.begin()
+        self.merchants = PostgresMerchantRepository(connection)
+        self.api_keys = PostgresApiKeyRepository(connection)
+        self.transactions = PostgresTransactionRepository(connection)
+        self.payables = PostgresPayableRepository(connection)
+        self.outbox = PostgresOutboxRepository(connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        connection, self._connection, self._transaction = self._connection, None, None
+        if connection is None:
+            return
+        with contextlib.suppress(DBAPIError):  # a broken connection: the pool discards it
+            connection.close()  # rolls back whatever was not committed
+        if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError)):
+            raise database_unavailable() from exc
+
+    def commit(self) -> None:
+        if self._transaction is None:
+            raise RuntimeError("commit outside the unit of work's block")
+        try:
+            self._transaction.commit()
+        except OperationalError as error:
+            raise database_unavailable() from error
+
+    def rollback(self) -> None:
+        if self._transaction is not None and self._transaction.is_active:
+            self._transaction.rollback()
+
+
+def database_unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("the database is unavailable; retry shortly", code="database_unavailable")

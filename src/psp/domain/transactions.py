@@ -1,0 +1,69 @@
+"""Card transactions: payment methods, statuses and the rules each method carries."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from psp.domain.cards import Card
+
+MAX_AMOUNT = 99_999_999_999  # minor units; just under a billion major units
+MAX_DESCRIPTION_LENGTH = 255
+
+
+class PaymentMethod(enum.StrEnum):
+    DEBIT_CARD = "debit_card"
+    CREDIT_CARD = "credit_card"
+
+
+class TransactionStatus(enum.StrEnum):
+    PROCESSING = "processing"  # the acquirer gave no definite answer yet
+    DECLINED = "declined"
+    WAITING_FUNDS = "waiting_funds"  # approved; some payables are not paid yet
+    PAID = "paid"  # approved; every payable is paid
+
+
+@dataclass(frozen=True)
+class MethodRules:
+    """What approval means for one payment method (DESIGN.md section 3)."""
+
+    settlement_days_per_installment: int
+    paid_at_creation: bool
+    allows_installments: bool
+
+    @property
+    def status_when_approved(self) -> TransactionStatus:
+        return TransactionStatus.PAID if self.paid_at_creation else TransactionStatus.WAITING_FUNDS
+
+
+METHOD_RULES: dict[PaymentMethod, MethodRules] = {
+    PaymentMethod.DEBIT_CARD: MethodRules(
+        settlement_days_per_installment=0, paid_at_creation=True, allows_installments=False
+    ),
+    PaymentMethod.CREDIT_CARD: MethodRules(
+        settlement_days_per_installment=30, paid_at_creation=False, allows_installments=True
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Transaction:
+    id: UUID
+    merchant_id: UUID
+    amount: int
+    currency: str
+    description: str
+    payment_method: PaymentMethod
+    installments: int
+    status: TransactionStatus
+    card: Card
+    fee_bps: int
+    decline_code: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status in (TransactionStatus.WAITING_FUNDS, TransactionStatus.PAID)

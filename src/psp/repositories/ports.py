@@ -1,0 +1,156 @@
+"""Ports: what services need from storage, the queue and the acquirer, as ``typing.Protocol``s.
+
+Each port has a Postgres (or SQS, or simulator) implementation and an in-memory fake; one contract
+test suite runs against both.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from psp.domain.cards import CardForAuthorization
+from psp.domain.events import OutboxEvent
+from psp.domain.merchants import ApiKey, Merchant
+from psp.domain.pagination import Page, PageRequest
+from psp.domain.payables import Balance, Payable, PayableStatus
+from psp.domain.transactions import Transaction
+
+
+class MerchantRepository(Protocol):
+    def add(self, merchant: Merchant) -> None: ...
+    def get(self, merchant_id: UUID) -> Merchant | None: ...
+    def find_by_name(self, name: str) -> Merchant | None: ...
+
+
+class ApiKeyRepository(Protocol):
+    def add(self, key: ApiKey) -> None: ...
+    def find_by_hash(self, key_hash: str) -> ApiKey | None: ...
+    def get(self, merchant_id: UUID, key_id: UUID) -> ApiKey | None: ...
+    def revoke(self, merchant_id: UUID, key_id: UUID, at: datetime) -> bool: ...
+
+
+class TransactionRepository(Protocol):
+    def add(self, transaction: Transaction) -> None: ...
+    def get(self, merchant_id: UUID, transaction_id: UUID) -> Transaction | None: ...
+    def list(self, merchant_id: UUID, page: PageRequest) -> Page[Transaction]: ...
+    def mark_paid_when_fully_settled(self, transaction_ids: Sequence[UUID], at: datetime) -> int:
+        """Move to ``paid`` those transactions whose payables are all paid; safe under concurrent settlers."""
+        ...
+
+
+@dataclass(frozen=True)
+class PayableFilters:
+    status: PayableStatus | None = None
+    payment_date_gte: date | None = None
+    payment_date_lte: date | None = None
+    transaction_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class CurrencyTotals:
+    count: int = 0
+    gross: int = 0
+    fee: int = 0
+    net: int = 0
+
+
+@dataclass(frozen=True)
+class SettledChunk:
+    """What one chunk of settlement paid: per currency, and which transactions it touched."""
+
+    totals: dict[str, CurrencyTotals] = field(default_factory=dict)
+    transaction_ids: list[UUID] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(total.count for total in self.totals.values())
+
+
+class PayableRepository(Protocol):
+    def add_all_new(self, payables: Sequence[Payable]) -> int:
+        """Insert the payables not yet there (unique per transaction and installment); return how many."""
+        ...
+
+    def get(self, merchant_id: UUID, payable_id: UUID) -> Payable | None: ...
+    def list(self, merchant_id: UUID, filters: PayableFilters, page: PageRequest) -> Page[Payable]: ...
+    def balance(self, merchant_id: UUID) -> Balance: ...
+    def settle_due(self, run_date: date, limit: int, at: datetime) -> SettledChunk:
+        """Pay up to ``limit`` waiting payables due on or before ``run_date``, skipping rows others hold."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    def add(self, event: OutboxEvent) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction: rolled back on leaving the block unless ``commit`` was called."""
+
+    @property
+    def merchants(self) -> MerchantRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def transactions(self) -> TransactionRepository: ...
+    @property
+    def payables(self) -> PayableRepository: ...
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+# --- the queue -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """An event as a consumer received it; ``receipt`` is the adapter's handle to acknowledge it."""
+
+    event: OutboxEvent
+    receipt: str
+    receive_count: int
+
+
+class EventQueue(Protocol):
+    """Consumer side of the queue: at-least-once delivery with a visibility timeout."""
+
+    def receive(self, max_events: int, wait_seconds: float) -> list[ReceivedEvent]: ...
+    def acknowledge(self, received: Sequence[ReceivedEvent]) -> None: ...
+    def release(self, received: Sequence[ReceivedEvent]) -> None:
+        """Make events visible again at once (a worker stopping with a batch in hand)."""
+        ...
+
+
+# --- the acquirer ----------------------------------------------------------------------------------
+
+
+class AuthorizationOutcome(enum.StrEnum):
+    APPROVED = "approved"
+    DECLINED = "declined"
+    UNKNOWN = "unknown"  # no definite answer (time-out): the transaction stays ``processing``
+
+
+@dataclass(frozen=True)
+class Authorization:
+    outcome: AuthorizationOutcome
+    decline_code: str | None = None
+    reference: str | None = None
+
+
+class Acquirer(Protocol):
+    def authorize(self, card: CardForAuthorization, amount: int, currency: str) -> Authorization: ...

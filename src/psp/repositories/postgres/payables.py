@@ -1,0 +1,127 @@
+"""Payables over Postgres: idempotent bulk creation, lists, balance and set-based settlement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from psp.data_sources.postgres.tables import payables
+from psp.domain.pagination import Page, PageRequest
+from psp.domain.payables import Balance, BalanceLine, Payable, PayableStatus
+from psp.repositories.ports import CurrencyTotals, PayableFilters, SettledChunk
+from psp.repositories.postgres.pagination import fetch_page
+
+# One statement claims a chunk of due payables (skipping rows a concurrent settler holds), pays them and
+# sums what it paid, so a chunk costs one round trip however large it is.
+_SETTLE_DUE = text(
+    """
+    WITH due AS (
+        SELECT id FROM payables
+        WHERE status = 'waiting_funds' AND payment_date <= :run_date
+        ORDER BY payment_date, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), paid AS (
+        UPDATE payables AS p SET status = 'paid', paid_at = :at
+        FROM due WHERE p.id = due.id
+        RETURNING p.transaction_id, p.currency, p.amount, p.fee, p.net_amount
+    )
+    SELECT currency, count(*) AS paid_count, sum(amount) AS gross, sum(fee) AS fee, sum(net_amount) AS net,
+           array_agg(DISTINCT transaction_id) AS transaction_ids
+    FROM paid GROUP BY currency
+    """
+)
+
+
+class PostgresPayableRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def add_all_new(self, new_payables: Sequence[Payable]) -> int:
+        if not new_payables:
+            return 0
+        statement = (
+            insert(payables)
+            .values([payable_row(payable) for payable in new_payables])
+            .on_conflict_do_nothing(index_elements=["transaction_id", "installment"])
+        )
+        return self._connection.execute(statement).rowcount
+
+    def get(self, merchant_id: UUID, payable_id: UUID) -> Payable | None:
+        query = select(payables).where(payables.c.id == payable_id, payables.c.merchant_id == merchant_id)
+        row = self._connection.execute(query).first()
+        return None if row is None else payable_from_row(row._mapping)
+
+    def list(self, merchant_id: UUID, filters: PayableFilters, page: PageRequest) -> Page[Payable]:
+        query = select(payables).where(payables.c.merchant_id == merchant_id)
+        if filters.status is not None:
+            query = query.where(payables.c.status == filters.status.value)
+        if filters.payment_date_gte is not None:
+            query = query.where(payables.c.payment_date >= filters.payment_date_gte)
+        if filters.payment_date_lte is not None:
+            query = query.where(payables.c.payment_date <= filters.payment_date_lte)
+        if filters.transaction_id is not None:
+            query = query.where(payables.c.transaction_id == filters.transaction_id)
+        return fetch_page(self._connection, query, payables, page, payable_from_row)
+
+    def balance(self, merchant_id: UUID) -> Balance:
+        query = (
+            select(payables.c.status, payables.c.currency, func.sum(payables.c.net_amount))
+            .where(payables.c.merchant_id == merchant_id)
+            .group_by(payables.c.status, payables.c.currency)
+            .order_by(payables.c.currency)
+        )
+        lines: dict[str, list[BalanceLine]] = {status.value: [] for status in PayableStatus}
+        for status, currency, total in self._connection.execute(query):
+            lines[status].append(BalanceLine(amount=int(total), currency=currency))
+        return Balance(available=lines[PayableStatus.PAID], waiting_funds=lines[PayableStatus.WAITING_FUNDS])
+
+    def settle_due(self, run_date: date, limit: int, at: datetime) -> SettledChunk:
+        rows = self._connection.execute(_SETTLE_DUE, {"run_date": run_date, "limit": limit, "at": at}).all()
+        totals = {
+            row.currency: CurrencyTotals(
+                count=row.paid_count, gross=int(row.gross), fee=int(row.fee), net=int(row.net)
+            )
+            for row in rows
+        }
+        transaction_ids = sorted({tid for row in rows for tid in row.transaction_ids})
+        return SettledChunk(totals=totals, transaction_ids=transaction_ids)
+
+
+def payable_row(payable: Payable) -> dict[str, object]:
+    return {
+        "id": payable.id,
+        "merchant_id": payable.merchant_id,
+        "transaction_id": payable.transaction_id,
+        "installment": payable.installment,
+        "status": payable.status.value,
+        "amount": payable.amount,
+        "fee": payable.fee,
+        "net_amount": payable.net_amount,
+        "currency": payable.currency,
+        "payment_date": payable.payment_date,
+        "paid_at": payable.paid_at,
+        "created_at": payable.created_at,
+    }
+
+
+def payable_from_row(row: Any) -> Payable:
+    return Payable(
+        id=row["id"],
+        merchant_id=row["merchant_id"],
+        transaction_id=row["transaction_id"],
+        installment=row["installment"],
+        status=PayableStatus(row["status"]),
+        amount=row["amount"],
+        fee=row["fee"],
+        net_amount=row["net_amount"],
+        currency=row["currency"],
+        payment_date=row["payment_date"],
+        paid_at=row["paid_at"],
+        created_at=row["created_at"],
+    )

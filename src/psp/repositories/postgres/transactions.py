@@ -1,0 +1,107 @@
+"""Card transactions over Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, insert, select, text
+
+from psp.data_sources.postgres.tables import transactions
+from psp.domain.cards import Card
+from psp.domain.pagination import Page, PageRequest
+from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
+from psp.repositories.postgres.pagination import fetch_page
+
+# Settlers lock the transactions they touched, in id order (no deadlock), before a second statement
+# checks them: under READ COMMITTED that statement's fresh snapshot sees every payable a concurrent
+# settler committed, so whichever settler finishes last marks the transaction paid.
+_LOCK_WAITING = text(
+    "SELECT id FROM transactions WHERE id = ANY(:ids) AND status = 'waiting_funds' ORDER BY id FOR UPDATE"
+)
+_MARK_PAID = text(
+    """
+    UPDATE transactions AS t SET status = 'paid', updated_at = :at
+    WHERE t.id = ANY(:ids) AND t.status = 'waiting_funds'
+      AND NOT EXISTS (SELECT 1 FROM payables AS p WHERE p.transaction_id = t.id AND p.status <> 'paid')
+    """
+)
+
+
+class PostgresTransactionRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def add(self, transaction: Transaction) -> None:
+        self._connection.execute(insert(transactions).values(**transaction_row(transaction)))
+
+    def get(self, merchant_id: UUID, transaction_id: UUID) -> Transaction | None:
+        query = select(transactions).where(
+            transactions.c.id == transaction_id, transactions.c.merchant_id == merchant_id
+        )
+        row = self._connection.execute(query).first()
+        return None if row is None else transaction_from_row(row._mapping)
+
+    def list(self, merchant_id: UUID, page: PageRequest) -> Page[Transaction]:
+        query = select(transactions).where(transactions.c.merchant_id == merchant_id)
+        return fetch_page(self._connection, query, transactions, page, transaction_from_row)
+
+    def mark_paid_when_fully_settled(self, transaction_ids: Sequence[UUID], at: datetime) -> int:
+        if not transaction_ids:
+            return 0
+        ids = list(transaction_ids)
+        self._connection.execute(_LOCK_WAITING, {"ids": ids})
+        return self._connection.execute(_MARK_PAID, {"ids": ids, "at": at}).rowcount
+
+
+def transaction_row(transaction: Transaction) -> dict[str, object]:
+    card = transaction.card
+    return {
+        "id": transaction.id,
+        "merchant_id": transaction.merchant_id,
+        "amount": transaction.amount,
+        "currency": transaction.currency,
+        "description": transaction.description,
+        "payment_method": transaction.payment_method.value,
+        "installments": transaction.installments,
+        "status": transaction.status.value,
+        "fee_bps": transaction.fee_bps,
+        "decline_code": transaction.decline_code,
+        "card_brand": card.brand,
+        "card_first_six": card.first_six,
+        "card_last_four": card.last_four,
+        "card_holder_name": card.holder_name,
+        "card_expiration_month": card.expiration_month,
+        "card_expiration_year": card.expiration_year,
+        "card_fingerprint": card.fingerprint,
+        "created_at": transaction.created_at,
+        "updated_at": transaction.updated_at,
+    }
+
+
+def transaction_from_row(row: Any) -> Transaction:
+    return Transaction(
+        id=row["id"],
+        merchant_id=row["merchant_id"],
+        amount=row["amount"],
+        currency=row["currency"],
+        description=row["description"],
+        payment_method=PaymentMethod(row["payment_method"]),
+        installments=row["installments"],
+        status=TransactionStatus(row["status"]),
+        card=Card(
+            brand=row["card_brand"],
+            first_six=row["card_first_six"],
+            last_four=row["card_last_four"],
+            holder_name=row["card_holder_name"],
+            expiration_month=row["card_expiration_month"],
+            expiration_year=row["card_expiration_year"],
+            fingerprint=row["card_fingerprint"],
+        ),
+        fee_bps=row["fee_bps"],
+        decline_code=row["decline_code"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
