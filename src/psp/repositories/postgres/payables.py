@@ -49,8 +49,10 @@ class PostgresPayableRepository:
             insert(payables)
             .values([payable_row(payable) for payable in new_payables])
             .on_conflict_do_nothing(index_elements=["transaction_id", "installment"])
+            .returning(payables.c.id)
         )
-        return self._connection.execute(statement).rowcount
+        # RETURNING lists only the rows inserted; rowcount is not reliable for multi-row VALUES.
+        return len(self._connection.execute(statement).all())
 
     def get(self, merchant_id: UUID, payable_id: UUID) -> Payable | None:
         query = select(payables).where(payables.c.id == payable_id, payables.c.merchant_id == merchant_id)

@@ -1,0 +1,242 @@
+"""One contract, two implementations: every case runs against the in-memory fake and Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from psp.bootstrap import Container
+from psp.domain.cards import Card
+from psp.domain.events import transaction_event
+from psp.domain.ids import new_id
+from psp.domain.merchants import ApiKey, Merchant
+from psp.domain.pagination import PageRequest
+from psp.domain.payables import BalanceLine, Payable, PayableStatus
+from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
+from psp.repositories.memory import InMemoryStore
+from psp.repositories.ports import PayableFilters, UnitOfWork
+
+UowFactory = Callable[[], UnitOfWork]
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def uow_factory(request: pytest.FixtureRequest) -> UowFactory:
+    if request.param == "memory":
+        return InMemoryStore().uow
+    container: Container = request.getfixturevalue("container")
+    return container.uow
+
+
+def a_merchant(name: str = "Acme") -> Merchant:
+    return Merchant(
+        id=new_id(), name=name, default_currency="BRL", debit_fee_bps=300, credit_fee_bps=500, created_at=T0
+    )
+
+
+def a_transaction(merchant_id: UUID, created_at: datetime = T0, amount: int = 2500) -> Transaction:
+    card = Card("visa", "411111", "1111", "Ana Souza", 12, 2030, "f" * 64)
+    return Transaction(
+        id=new_id(),
+        merchant_id=merchant_id,
+        amount=amount,
+        currency="BRL",
+        description="Sneakers",
+        payment_method=PaymentMethod.CREDIT_CARD,
+        installments=1,
+        status=TransactionStatus.WAITING_FUNDS,
+        card=card,
+        fee_bps=500,
+        decline_code=None,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+
+
+def a_payable(transaction: Transaction, installment: int = 1, due: date = date(2026, 12, 20)) -> Payable:
+    return Payable(
+        id=new_id(),
+        merchant_id=transaction.merchant_id,
+        transaction_id=transaction.id,
+        installment=installment,
+        status=PayableStatus.WAITING_FUNDS,
+        amount=1000,
+        fee=50,
+        net_amount=950,
+        currency=transaction.currency,
+        payment_date=due,
+        paid_at=None,
+        created_at=transaction.created_at,
+    )
+
+
+def stored(uow_factory: UowFactory, *items: Merchant | Transaction | Payable) -> None:
+    with uow_factory() as uow:
+        for item in items:
+            if isinstance(item, Merchant):
+                uow.merchants.add(item)
+            elif isinstance(item, Transaction):
+                uow.transactions.add(item)
+            else:
+                uow.payables.add_all_new([item])
+        uow.commit()
+
+
+def test_what_is_not_committed_is_not_kept(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    with uow_factory() as uow:
+        uow.merchants.add(merchant)
+    with uow_factory() as uow:
+        assert uow.merchants.get(merchant.id) is None
+
+
+def test_a_merchant_is_found_by_id_and_by_name(uow_factory: UowFactory) -> None:
+    merchant = a_merchant("Demo Merchant")
+    stored(uow_factory, merchant)
+    with uow_factory() as uow:
+        assert uow.merchants.get(merchant.id) == merchant
+        assert uow.merchants.find_by_name("Demo Merchant") == merchant
+        assert uow.merchants.find_by_name("Nobody") is None
+
+
+def test_a_key_is_found_by_its_hash_and_revoked_once_only_by_its_merchant(uow_factory: UowFactory) -> None:
+    merchant, other = a_merchant(), a_merchant("Globex")
+    key = ApiKey(
+        id=new_id(),
+        merchant_id=merchant.id,
+        mode="test",
+        prefix="sk_test_abcd",
+        key_hash="a" * 64,
+        created_at=T0,
+    )
+    stored(uow_factory, merchant, other)
+    with uow_factory() as uow:
+        uow.api_keys.add(key)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.api_keys.find_by_hash("a" * 64) == key
+        assert not uow.api_keys.revoke(other.id, key.id, T0)
+        assert uow.api_keys.revoke(merchant.id, key.id, T0)
+        assert not uow.api_keys.revoke(merchant.id, key.id, T0)
+        uow.commit()
+    with uow_factory() as uow:
+        found = uow.api_keys.find_by_hash("a" * 64)
+        assert found is not None
+        assert not found.is_active
+
+
+def test_a_transaction_is_visible_only_to_its_merchant(uow_factory: UowFactory) -> None:
+    merchant, other = a_merchant(), a_merchant("Globex")
+    transaction = a_transaction(merchant.id)
+    stored(uow_factory, merchant, other, transaction)
+    with uow_factory() as uow:
+        assert uow.transactions.get(merchant.id, transaction.id) == transaction
+        assert uow.transactions.get(other.id, transaction.id) is None
+        assert uow.transactions.list(other.id, PageRequest()).items == []
+
+
+def test_lists_page_newest_first_without_overlap_or_gap(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    same_instant = [a_transaction(merchant.id, T0) for _ in range(3)]  # ties broken by id
+    spread = [a_transaction(merchant.id, T0 + timedelta(seconds=i)) for i in range(1, 5)]
+    stored(uow_factory, merchant, *same_instant, *spread)
+    seen: list[UUID] = []
+    page = PageRequest(limit=3)
+    with uow_factory() as uow:
+        while True:
+            result = uow.transactions.list(merchant.id, page)
+            seen.extend(t.id for t in result.items)
+            if result.next_cursor is None:
+                break
+            page = PageRequest(limit=3, starting_after=result.next_cursor)
+    everything = same_instant + spread
+    expected = [t.id for t in sorted(everything, key=lambda t: (t.created_at, t.id), reverse=True)]
+    assert seen == expected
+
+
+def test_payables_are_created_once_per_transaction_and_installment(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    transaction = a_transaction(merchant.id)
+    stored(uow_factory, merchant, transaction)
+    first, duplicate = a_payable(transaction), a_payable(transaction)
+    with uow_factory() as uow:
+        assert uow.payables.add_all_new([first, a_payable(transaction, installment=2)]) == 2
+        assert uow.payables.add_all_new([duplicate]) == 0
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.payables.get(merchant.id, first.id) == first
+        assert uow.payables.get(merchant.id, duplicate.id) is None
+
+
+def test_payables_filter_by_status_date_range_and_transaction(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    one, two = a_transaction(merchant.id), a_transaction(merchant.id)
+    early, late = a_payable(one, due=date(2026, 12, 1)), a_payable(two, due=date(2027, 1, 1))
+    stored(uow_factory, merchant, one, two, early, late)
+
+    def ids(filters: PayableFilters) -> set[UUID]:
+        with uow_factory() as uow:
+            return {p.id for p in uow.payables.list(merchant.id, filters, PageRequest()).items}
+
+    assert ids(PayableFilters(payment_date_lte=date(2026, 12, 15))) == {early.id}
+    assert ids(PayableFilters(payment_date_gte=date(2026, 12, 15))) == {late.id}
+    assert ids(PayableFilters(transaction_id=two.id)) == {late.id}
+    assert ids(PayableFilters(status=PayableStatus.PAID)) == set()
+    assert ids(PayableFilters(status=PayableStatus.WAITING_FUNDS)) == {early.id, late.id}
+
+
+def test_settling_pays_due_payables_up_to_the_limit_and_reports_the_sums(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    transaction = a_transaction(merchant.id)
+    due = [a_payable(transaction, installment=i, due=date(2026, 12, i)) for i in (1, 2, 3)]
+    future = a_payable(transaction, installment=4, due=date(2027, 1, 1))
+    stored(uow_factory, merchant, transaction, *due, future)
+    run_date, at = date(2026, 12, 31), T0 + timedelta(days=41)
+    with uow_factory() as uow:
+        chunk = uow.payables.settle_due(run_date, 2, at)
+        assert chunk.count == 2
+        assert chunk.totals["BRL"].net == 1900
+        assert chunk.transaction_ids == [transaction.id]
+        assert (
+            uow.transactions.mark_paid_when_fully_settled(chunk.transaction_ids, at) == 0
+        )  # still unpaid ones
+        rest = uow.payables.settle_due(run_date, 2, at)
+        assert rest.count == 1
+        assert uow.payables.settle_due(run_date, 2, at).count == 0
+        uow.commit()
+    with uow_factory() as uow:
+        balance = uow.payables.balance(merchant.id)
+        assert balance.available == [BalanceLine(2850, "BRL")]
+        assert balance.waiting_funds == [BalanceLine(950, "BRL")]
+        paid = uow.payables.list(merchant.id, PayableFilters(status=PayableStatus.PAID), PageRequest()).items
+        assert {p.paid_at for p in paid} == {at}
+
+
+def test_a_transaction_is_marked_paid_only_when_every_payable_is(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    transaction = a_transaction(merchant.id)
+    stored(uow_factory, merchant, transaction, a_payable(transaction, due=date(2026, 12, 1)))
+    with uow_factory() as uow:
+        chunk = uow.payables.settle_due(date(2026, 12, 1), 10, T0)
+        assert uow.transactions.mark_paid_when_fully_settled(chunk.transaction_ids, T0) == 1
+        assert uow.transactions.mark_paid_when_fully_settled(chunk.transaction_ids, T0) == 0
+        uow.commit()
+    with uow_factory() as uow:
+        found = uow.transactions.get(merchant.id, transaction.id)
+        assert found is not None
+        assert found.status is TransactionStatus.PAID
+
+
+def test_events_are_written_to_the_outbox_with_their_change(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    transaction = a_transaction(merchant.id)
+    with uow_factory() as uow:
+        uow.merchants.add(merchant)
+        uow.transactions.add(transaction)
+        uow.outbox.add(transaction_event(transaction))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.transactions.get(merchant.id, transaction.id) == transaction
