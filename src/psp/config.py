@@ -71,9 +71,6 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("PSP_SETTLEMENT_CHUNK_SIZE", "10000", "payables settled per database transaction"),
     Setting("PSP_ACQUIRER", "simulator", "acquirer adapter; `simulator` is deterministic by card number"),
-    Setting(
-        "PSP_ACQUIRER_TIMEOUT_SECONDS", "5", "how long to wait for the acquirer before answering `processing`"
-    ),
 )
 
 
@@ -108,7 +105,6 @@ class Settings:
     settlement_time: time
     settlement_chunk_size: int
     acquirer: str
-    acquirer_timeout_seconds: float
 
     @property
     def is_production(self) -> bool:
@@ -167,7 +163,6 @@ class Settings:
             settlement_time=read.parsed("PSP_SETTLEMENT_TIME", _time_of_day),
             settlement_chunk_size=read.integer("PSP_SETTLEMENT_CHUNK_SIZE", minimum=1),
             acquirer=read.choice("PSP_ACQUIRER", ("simulator",)),
-            acquirer_timeout_seconds=read.number("PSP_ACQUIRER_TIMEOUT_SECONDS", minimum=0.001),
         )
 
 
