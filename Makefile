@@ -38,3 +38,18 @@ lint: $(STAMP) ## ruff and mypy only
 
 clean: ## remove the virtualenv and the embedded database
 	rm -rf $(VENV) .psp
+
+# --- infrastructure lint: its own virtualenv, so checkov's pins never meet the app's ---------------
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
+
+$(INFRA_STAMP): infrastructure/lint/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11-3.13 is required"; exit 1; }
+	rm -rf $(INFRA_VENV)
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/python -m pip install --quiet -r infrastructure/lint/requirements.txt
+	@touch $(INFRA_STAMP)
+
+lint-infra: $(INFRA_STAMP) ## Terraform parses, checkov clean, Dockerfile/compose/workflow valid, env vars are settings
+	$(INFRA_VENV)/bin/python infrastructure/lint/check.py

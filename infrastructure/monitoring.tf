@@ -1,0 +1,309 @@
+resource "aws_sns_topic" "alarms" {
+  name              = "${local.name}-alarms"
+  kms_master_key_id = aws_kms_key.psp.arn
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  for_each = toset(var.alarm_emails)
+
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+locals {
+  alarm_actions = [aws_sns_topic.alarms.arn]
+}
+
+# --- API (ALB) -------------------------------------------------------------------------------------
+resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
+  alarm_name          = "${local.name}-api-5xx-rate"
+  alarm_description   = "More than ${var.alarm_5xx_rate_percent}% of API requests answered 5xx (target or ALB) for 5 minutes (ignored under 50 requests/minute)."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_5xx_rate_percent
+  evaluation_periods  = 5
+  datapoints_to_alarm = 5
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "rate"
+    label       = "5xx %"
+    expression  = "IF(requests >= 50, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "requests"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      dimensions  = { LoadBalancer = aws_lb.api.arn_suffix }
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "target5xx"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      dimensions  = { LoadBalancer = aws_lb.api.arn_suffix }
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "elb5xx"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_ELB_5XX_Count"
+      dimensions  = { LoadBalancer = aws_lb.api.arn_suffix }
+      period      = 60
+      stat        = "Sum"
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_p99_latency" {
+  alarm_name          = "${local.name}-api-p99-latency"
+  alarm_description   = "API p99 response time above ${var.alarm_p99_latency_seconds}s for 5 minutes."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "TargetResponseTime"
+  dimensions          = { LoadBalancer = aws_lb.api.arn_suffix }
+  extended_statistic  = "p99"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 5
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_p99_latency_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_no_healthy_targets" {
+  alarm_name          = "${local.name}-api-no-healthy-targets"
+  alarm_description   = "No API task passes /readyz: the API is down."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HealthyHostCount"
+  dimensions          = { LoadBalancer = aws_lb.api.arn_suffix, TargetGroup = aws_lb_target_group.api.arn_suffix }
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = 2
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# --- Queues ----------------------------------------------------------------------------------------
+resource "aws_cloudwatch_metric_alarm" "payables_dlq_depth" {
+  alarm_name          = "${local.name}-payables-dlq-not-empty"
+  alarm_description   = "A payables event failed ${var.queue_max_receive_count} deliveries and sits in the DLQ: an approved transaction has no payables yet. Inspect, fix, then redrive."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.payables_dlq.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "payables_oldest_message_age" {
+  alarm_name          = "${local.name}-payables-oldest-message-age"
+  alarm_description   = "The oldest payables event has waited over ${var.alarm_oldest_message_age_seconds}s: workers are down or falling behind."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.payables.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_oldest_message_age_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# PSP/OutboxBacklog (no dimensions) is published by `psp relay`: the number of outbox rows not yet
+# relayed to SQS. Missing data is breaching: a relay that stopped reporting is a relay that stopped.
+resource "aws_cloudwatch_metric_alarm" "outbox_backlog" {
+  alarm_name          = "${local.name}-outbox-backlog"
+  alarm_description   = "More than ${var.alarm_outbox_backlog} outbox events wait to be relayed (or the relay stopped reporting)."
+  namespace           = "PSP"
+  metric_name         = "OutboxBacklog"
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_outbox_backlog
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "scheduler_dlq_depth" {
+  alarm_name          = "${local.name}-settlement-schedule-failed"
+  alarm_description   = "EventBridge Scheduler could not start `psp jobs settle`; run it by hand (README) and inspect the scheduler DLQ."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.scheduler_dlq.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# --- Database --------------------------------------------------------------------------------------
+resource "aws_cloudwatch_metric_alarm" "db_cpu" {
+  alarm_name          = "${local.name}-db-cpu"
+  alarm_description   = "RDS CPU above ${var.alarm_db_cpu_percent}% for 15 minutes."
+  namespace           = "AWS/RDS"
+  metric_name         = "CPUUtilization"
+  dimensions          = { DBInstanceIdentifier = aws_db_instance.main.identifier }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_db_cpu_percent
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "db_free_storage" {
+  alarm_name          = "${local.name}-db-free-storage"
+  alarm_description   = "RDS free storage below ${var.alarm_db_free_storage_gb} GiB (storage autoscaling stops at ${var.db_max_allocated_storage_gb} GiB)."
+  namespace           = "AWS/RDS"
+  metric_name         = "FreeStorageSpace"
+  dimensions          = { DBInstanceIdentifier = aws_db_instance.main.identifier }
+  statistic           = "Minimum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "LessThanThreshold"
+  threshold           = var.alarm_db_free_storage_gb * 1024 * 1024 * 1024
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# --- Dashboard -------------------------------------------------------------------------------------
+locals {
+  alb_dimension = aws_lb.api.arn_suffix
+
+  dashboard_widgets = [
+    {
+      title = "API requests and 5xx"
+      metrics = [
+        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", local.alb_dimension, { stat = "Sum" }],
+        [".", "HTTPCode_Target_5XX_Count", ".", ".", { stat = "Sum" }],
+        [".", "HTTPCode_ELB_5XX_Count", ".", ".", { stat = "Sum" }],
+        [".", "HTTPCode_Target_4XX_Count", ".", ".", { stat = "Sum" }],
+      ]
+    },
+    {
+      title = "API latency (p50 / p99)"
+      metrics = [
+        ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", local.alb_dimension, { stat = "p50" }],
+        ["...", { stat = "p99" }],
+      ]
+    },
+    {
+      title = "Payables queue"
+      metrics = [
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.payables.name, { stat = "Maximum" }],
+        [".", "ApproximateNumberOfMessagesNotVisible", ".", ".", { stat = "Maximum" }],
+        [".", "ApproximateNumberOfMessagesVisible", ".", aws_sqs_queue.payables_dlq.name, { stat = "Maximum", label = "DLQ" }],
+      ]
+    },
+    {
+      title   = "Age of oldest payables message (s)"
+      metrics = [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.payables.name, { stat = "Maximum" }]]
+    },
+    {
+      title   = "Outbox backlog"
+      metrics = [["PSP", "OutboxBacklog", { stat = "Maximum" }]]
+    },
+    {
+      title = "ECS CPU %"
+      metrics = [for service in ["api", "relay", "worker"] :
+        ["AWS/ECS", "CPUUtilization", "ClusterName", aws_ecs_cluster.main.name, "ServiceName", service, { stat = "Average" }]
+      ]
+    },
+    {
+      title = "ECS memory %"
+      metrics = [for service in ["api", "relay", "worker"] :
+        ["AWS/ECS", "MemoryUtilization", "ClusterName", aws_ecs_cluster.main.name, "ServiceName", service, { stat = "Average" }]
+      ]
+    },
+    {
+      title = "RDS CPU % and connections"
+      metrics = [
+        ["AWS/RDS", "CPUUtilization", "DBInstanceIdentifier", aws_db_instance.main.identifier, { stat = "Average" }],
+        [".", "DatabaseConnections", ".", ".", { stat = "Maximum", yAxis = "right" }],
+      ]
+    },
+    {
+      title   = "RDS free storage (bytes)"
+      metrics = [["AWS/RDS", "FreeStorageSpace", "DBInstanceIdentifier", aws_db_instance.main.identifier, { stat = "Minimum" }]]
+    },
+  ]
+}
+
+resource "aws_cloudwatch_dashboard" "psp" {
+  dashboard_name = local.name
+
+  dashboard_body = jsonencode({
+    widgets = concat(
+      [{
+        type   = "alarm"
+        x      = 0
+        y      = 0
+        width  = 24
+        height = 3
+        properties = {
+          title = "Alarms"
+          alarms = [
+            aws_cloudwatch_metric_alarm.api_5xx_rate.arn,
+            aws_cloudwatch_metric_alarm.api_p99_latency.arn,
+            aws_cloudwatch_metric_alarm.api_no_healthy_targets.arn,
+            aws_cloudwatch_metric_alarm.payables_dlq_depth.arn,
+            aws_cloudwatch_metric_alarm.payables_oldest_message_age.arn,
+            aws_cloudwatch_metric_alarm.outbox_backlog.arn,
+            aws_cloudwatch_metric_alarm.scheduler_dlq_depth.arn,
+            aws_cloudwatch_metric_alarm.db_cpu.arn,
+            aws_cloudwatch_metric_alarm.db_free_storage.arn,
+          ]
+        }
+      }],
+      [for index, widget in local.dashboard_widgets : {
+        type   = "metric"
+        x      = (index % 3) * 8
+        y      = 3 + floor(index / 3) * 6
+        width  = 8
+        height = 6
+        properties = {
+          title   = widget.title
+          region  = local.region
+          view    = "timeSeries"
+          stacked = false
+          period  = 60
+          metrics = widget.metrics
+        }
+      }],
+    )
+  })
+}
