@@ -10,8 +10,9 @@ from sqlalchemy import Engine
 from psp.config import Settings
 from psp.data_sources.postgres.engine import build_engine, resolve_database_url
 from psp.data_sources.postgres.unit_of_work import PostgresUnitOfWork
+from psp.lib.errors import ConfigurationError
 from psp.repositories.acquirers import SimulatorAcquirer
-from psp.repositories.ports import Acquirer, EventQueue, UnitOfWork
+from psp.repositories.ports import Acquirer, EventPublisher, EventQueue, UnitOfWork
 from psp.repositories.postgres.queue import PostgresEventQueue
 from psp.services.clock import Clock, utc_now
 
@@ -32,12 +33,25 @@ class Container:
         return self.uow
 
     def event_queue(self) -> EventQueue:
+        if self.settings.queue_backend == "sqs":
+            # Imported here: boto3 is slow to import and only SQS deployments need it.
+            from psp.repositories.sqs.queue import SqsEventQueue  # noqa: PLC0415
+
+            return SqsEventQueue.from_settings(self.settings)
         return PostgresEventQueue(
             self.engine,
             visibility_timeout=self.settings.worker_visibility_timeout,
             max_receives=self.settings.worker_max_receives,
             poll_interval=self.settings.worker_poll_interval,
         )
+
+    def event_publisher(self) -> EventPublisher:
+        """The relay's side of SQS; with the Postgres queue the outbox itself is the queue."""
+        if self.settings.queue_backend != "sqs":
+            raise ConfigurationError("the outbox relay needs PSP_QUEUE_BACKEND=sqs", code="invalid_setting")
+        from psp.repositories.sqs.queue import SqsEventPublisher  # noqa: PLC0415 - boto3 only when used
+
+        return SqsEventPublisher.from_settings(self.settings)
 
     def close(self) -> None:
         self.engine.dispose()

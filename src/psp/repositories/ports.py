@@ -87,6 +87,14 @@ class PayableRepository(Protocol):
 
 class OutboxRepository(Protocol):
     def add(self, event: OutboxEvent) -> None: ...
+    def claim_unpublished(self, limit: int) -> list[OutboxEvent]:
+        """The oldest unrelayed events, locked until the unit of work ends; rows others hold are skipped."""
+        ...
+
+    def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None: ...
+    def count_unpublished(self) -> int:
+        """How many events wait to be relayed (the outbox backlog)."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -134,6 +142,12 @@ class EventQueue(Protocol):
     def release(self, received: Sequence[ReceivedEvent]) -> None:
         """Make events visible again at once (a worker stopping with a batch in hand)."""
         ...
+
+
+class EventPublisher(Protocol):
+    """Producer side of the queue (the relay's): sends events, says which ones the queue accepted."""
+
+    def publish(self, events: Sequence[OutboxEvent]) -> list[UUID]: ...
 
 
 # --- the acquirer ----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class InMemoryStore:
     transactions: dict[UUID, Transaction] = field(default_factory=dict)
     payables: dict[UUID, Payable] = field(default_factory=dict)
     outbox: list[OutboxEvent] = field(default_factory=list)
+    published: dict[UUID, datetime] = field(default_factory=dict)  # relayed outbox events, by id
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def uow(self) -> InMemoryUnitOfWork:
@@ -197,6 +198,17 @@ class InMemoryOutboxRepository:
     def add(self, event: OutboxEvent) -> None:
         self._staged.outbox.append(event)
 
+    def claim_unpublished(self, limit: int) -> list[OutboxEvent]:
+        unpublished = (event for event in self._staged.outbox if event.id not in self._staged.published)
+        return sorted(unpublished, key=lambda event: (event.created_at, event.id))[:limit]
+
+    def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
+        for event_id in event_ids:
+            self._staged.published[event_id] = at
+
+    def count_unpublished(self) -> int:
+        return sum(1 for event in self._staged.outbox if event.id not in self._staged.published)
+
 
 class InMemoryUnitOfWork:
     """Works on a copy of the store; ``commit`` swaps the copy in.
@@ -218,6 +230,7 @@ class InMemoryUnitOfWork:
                 transactions=dict(self._store.transactions),
                 payables=dict(self._store.payables),
                 outbox=copy.copy(self._store.outbox),
+                published=dict(self._store.published),
             )
         self.merchants = InMemoryMerchantRepository(self._staged)
         self.api_keys = InMemoryApiKeyRepository(self._staged)
@@ -243,6 +256,7 @@ class InMemoryUnitOfWork:
             self._store.transactions = self._staged.transactions
             self._store.payables = self._staged.payables
             self._store.outbox = self._staged.outbox
+            self._store.published = self._staged.published
         self.committed = True
 
     def rollback(self) -> None:

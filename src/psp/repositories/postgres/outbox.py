@@ -1,8 +1,13 @@
-"""Writing events to the transactional outbox."""
+"""Writing events to the transactional outbox, and claiming them for the SQS relay."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, func, insert, select, update
 
 from psp.data_sources.postgres.tables import outbox
 from psp.domain.events import OutboxEvent
@@ -14,6 +19,43 @@ class PostgresOutboxRepository:
 
     def add(self, event: OutboxEvent) -> None:
         self._connection.execute(insert(outbox).values(**outbox_row(event)))
+
+    def claim_unpublished(self, limit: int) -> list[OutboxEvent]:
+        # SKIP LOCKED lets several relays run at once without sending the same rows twice.
+        statement = (
+            select(
+                outbox.c.id,
+                outbox.c.event_type,
+                outbox.c.merchant_id,
+                outbox.c.aggregate_id,
+                outbox.c.payload,
+                outbox.c.created_at,
+            )
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.created_at, outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_event_of(row) for row in self._connection.execute(statement)]
+
+    def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
+        if event_ids:
+            self._connection.execute(update(outbox).where(outbox.c.id.in_(event_ids)).values(published_at=at))
+
+    def count_unpublished(self) -> int:
+        statement = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        return int(self._connection.execute(statement).scalar_one())
+
+
+def _event_of(row: Any) -> OutboxEvent:
+    return OutboxEvent(
+        id=row.id,
+        type=row.event_type,
+        merchant_id=row.merchant_id,
+        aggregate_id=row.aggregate_id,
+        payload=row.payload,
+        created_at=row.created_at,
+    )
 
 
 def outbox_row(event: OutboxEvent) -> dict[str, object]:

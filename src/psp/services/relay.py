@@ -1,0 +1,29 @@
+"""The outbox relay: events committed with their change are sent on to the queue (SQS mode)."""
+
+from __future__ import annotations
+
+from psp.repositories.ports import EventPublisher, UnitOfWork
+from psp.services.clock import Clock
+
+
+def relay_outbox(*, uow: UnitOfWork, publisher: EventPublisher, limit: int, clock: Clock) -> int:
+    """Send up to ``limit`` unsent outbox events and mark sent those the queue accepted; return how many.
+
+    The rows stay locked while they are sent, so concurrent relays skip them. If the queue accepts
+    and the commit then fails, the events are sent again later: delivery is at least once, and
+    consumers are idempotent.
+    """
+    with uow:
+        events = uow.outbox.claim_unpublished(limit)
+        if not events:
+            return 0
+        accepted = publisher.publish(events)
+        uow.outbox.mark_published(accepted, clock())
+        uow.commit()
+    return len(accepted)
+
+
+def outbox_backlog(*, uow: UnitOfWork) -> int:
+    """How many outbox events are waiting to be relayed."""
+    with uow:
+        return uow.outbox.count_unpublished()

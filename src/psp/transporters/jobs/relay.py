@@ -1,0 +1,84 @@
+"""The relay loop (``psp relay``): drains the outbox into SQS, backing off while SQS or the database is down.
+
+Nothing is lost while SQS is unreachable: events stay in the outbox (``published_at IS NULL``) until SQS
+accepts them, and the loop retries with exponential backoff and jitter, so a fleet of relays does
+not hammer an endpoint that is coming back.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import structlog
+
+from psp.bootstrap import Container
+from psp.lib.errors import ServiceUnavailable
+from psp.repositories.ports import EventPublisher
+from psp.services.relay import outbox_backlog, relay_outbox
+from psp.transporters.workers.shutdown import Shutdown
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_BATCH_SIZE = 100  # events per database transaction: ten SendMessageBatch calls
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: between half and all of ``first * 2**failures``, capped."""
+
+    first: float = FIRST_BACKOFF_SECONDS
+    cap: float = MAX_BACKOFF_SECONDS
+    failures: int = 0
+    _random: random.Random = field(default_factory=random.SystemRandom)
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.first * 2**self.failures)
+        self.failures += 1
+        return self._random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def run_relay(
+    container: Container,
+    *,
+    shutdown: Shutdown,
+    publisher: EventPublisher | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    idle_seconds: float | None = None,
+    backoff: Backoff | None = None,
+) -> None:
+    """Relay outbox events to the queue until asked to stop; a stop lets the batch in hand finish."""
+    publisher = publisher or container.event_publisher()
+    idle = container.settings.worker_poll_interval if idle_seconds is None else idle_seconds
+    backoff = backoff or Backoff()
+    log.info("relay.started", batch_size=batch_size)
+    while not shutdown.requested:
+        try:
+            published = relay_outbox(
+                uow=container.uow(), publisher=publisher, limit=batch_size, clock=container.clock
+            )
+            backlog = outbox_backlog(uow=container.uow())
+        except ServiceUnavailable as error:
+            delay = backoff.next_delay()
+            log.warning("relay.unavailable", code=error.code, retry_in_seconds=round(delay, 2))
+            shutdown.wait(delay)
+            continue
+        backoff.reset()
+        log_cycle(published, backlog)
+        if published < batch_size:
+            # Caught up (or SQS refused part of the batch): wait a little instead of spinning.
+            shutdown.wait(idle)
+    log.info("relay.stopped")
+
+
+def log_cycle(published: int, backlog: int) -> None:
+    # Every cycle reports the backlog; idle cycles only at debug, or an idle relay floods the logs.
+    if published:
+        log.info("relay.cycle", published=published, outbox_backlog=backlog)
+    else:
+        log.debug("relay.cycle", published=published, outbox_backlog=backlog)
