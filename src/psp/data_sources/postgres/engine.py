@@ -32,5 +32,7 @@ def build_engine(
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        pool_timeout=5,  # a request waiting longer for a connection should fail fast (503), not hang
+        hide_parameters=True,  # error messages must not carry bound values (holder names, descriptions)
         connect_args={"application_name": application_name, "options": options, "connect_timeout": 5},
     )

@@ -1,0 +1,49 @@
+"""The Flask application factory. gunicorn calls ``create_app()`` in each worker, after forking."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+from flask.json.provider import DefaultJSONProvider
+
+from psp.bootstrap import Container, bootstrap
+from psp.config import Settings
+from psp.lib.logging import configure_logging
+from psp.transporters.rest.blueprints.balance import balance_blueprint
+from psp.transporters.rest.blueprints.health import health_blueprint
+from psp.transporters.rest.blueprints.payables import payables_blueprint
+from psp.transporters.rest.blueprints.transactions import transactions_blueprint
+from psp.transporters.rest.context import EXTENSION
+from psp.transporters.rest.errors import install_error_handlers
+from psp.transporters.rest.middlewares import install_middlewares
+
+
+class _JSONProvider(DefaultJSONProvider):
+    sort_keys = False  # keep fields in the documented order
+
+
+def create_app(container: Container | None = None) -> Flask:
+    """Build the API over ``container``, or over adapters wired from ``PSP_*`` settings when none is given."""
+    if container is None:
+        settings = Settings.from_env()
+        configure_logging(settings.log_format, settings.log_level)
+        container = bootstrap(settings, application_name="psp-api")
+    app = Flask(__name__)
+    # One byte over the limit: werkzeug silently truncates a chunked body at this cap, so reading up to
+    # limit + 1 bytes is how the body middleware tells "exactly the limit" from "over it".
+    app.config["MAX_CONTENT_LENGTH"] = container.settings.max_body_bytes + 1
+    app.extensions[EXTENSION] = container
+    app.json = _JSONProvider(app)
+    install_middlewares(app)
+    install_error_handlers(app)
+    app.register_blueprint(health_blueprint())
+    app.register_blueprint(api_blueprint())
+    return app
+
+
+def api_blueprint() -> Blueprint:
+    """Everything under ``/v1``; the auth middleware guards that prefix."""
+    api = Blueprint("v1", __name__, url_prefix="/v1")
+    api.register_blueprint(transactions_blueprint())
+    api.register_blueprint(payables_blueprint())
+    api.register_blueprint(balance_blueprint())
+    return api

@@ -1,0 +1,156 @@
+"""What every request goes through, in order: request id, routing, size, auth, body; then the access log.
+
+The order is deliberate: nothing reads the body before its size is known, and nothing about the body is
+reported to a client that has not authenticated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from typing import Any, Final, NoReturn
+
+import structlog
+from flask import Flask, Response, g, request
+
+from psp.lib.errors import InvalidRequestError, PayloadTooLarge, UnsupportedMediaType
+from psp.transporters.rest.auth import principal_from_header
+from psp.transporters.rest.context import current_container
+
+REQUEST_ID_HEADER: Final = "Request-Id"
+API_PREFIX: Final = "/v1/"
+BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+_CLIENT_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_UTF8: Final = frozenset({"utf-8", "utf8"})
+
+log = structlog.get_logger("psp.http")
+
+
+def install_middlewares(app: Flask) -> None:
+    """Register the request pipeline; Flask runs ``before_request`` hooks in registration order."""
+    app.before_request(start_request)
+    app.before_request(reject_unroutable_request)
+    app.before_request(limit_body_size)
+    app.before_request(authenticate_api_request)
+    app.before_request(parse_json_body)
+    app.after_request(finish_request)
+    app.teardown_request(forget_request_context)
+
+
+def start_request() -> None:
+    """Stamp the request with an id (the client's, if sane) and bind it to every log line."""
+    g.started_at = time.perf_counter()
+    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+
+def request_id_from(client_value: str | None) -> str:
+    """Keep a client's id so it can correlate; anything odd is replaced, never logged as sent."""
+    if client_value is not None and _CLIENT_REQUEST_ID.fullmatch(client_value):
+        return client_value
+    return f"req_{secrets.token_hex(12)}"
+
+
+def reject_unroutable_request() -> None:
+    # Unknown routes and methods answer 404/405 before auth or body checks, whoever asks.
+    if request.routing_exception is not None:
+        raise request.routing_exception
+
+
+def limit_body_size() -> None:
+    limit = current_container().settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise body_too_large(limit)
+
+
+def body_too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body must not exceed {limit} bytes", code="body_too_large")
+
+
+def authenticate_api_request() -> None:
+    """Every ``/v1`` route needs ``Authorization: Bearer sk_...``; the principal goes to ``g``."""
+    if not request.path.startswith(API_PREFIX):
+        return
+    principal = principal_from_header(request.headers.get("Authorization"), uow=current_container().uow())
+    g.principal = principal
+    structlog.contextvars.bind_contextvars(merchant_id=str(principal.merchant_id))
+
+
+def parse_json_body() -> None:
+    """Bodies are JSON objects in UTF-8; anything else is refused before a handler sees it."""
+    if request.method not in BODY_METHODS:
+        return
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if request.mimetype != "application/json" or charset not in _UTF8:
+        raise UnsupportedMediaType(
+            "send the body as JSON with 'Content-Type: application/json'", code="unsupported_media_type"
+        )
+    g.json_body = parse_json_object(read_body())
+
+
+def read_body() -> bytes:
+    """The body, refusing one over the limit even when it came chunked, without a Content-Length."""
+    limit = current_container().settings.max_body_bytes
+    raw = request.get_data(cache=False)
+    if len(raw) > limit:
+        raise body_too_large(limit)
+    return raw
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Parse strictly: UTF-8, no NaN/Infinity, no duplicate keys, an object at the top."""
+    try:
+        value = json.loads(
+            raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_object_without_duplicates
+        )
+    except (ValueError, RecursionError):
+        # RecursionError: absurdly deep nesting; ValueError also covers integers of over 4300 digits.
+        raise invalid_json("the request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise invalid_json("the request body must be a JSON object")
+    return value
+
+
+def invalid_json(message: str) -> InvalidRequestError:
+    return InvalidRequestError(message, code="invalid_json")
+
+
+def finish_request(response: Response) -> Response:
+    """Every response carries ``Request-Id`` and gets one access log line (never the body)."""
+    request_id = g.get("request_id") or request_id_from(None)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    # Responses hold merchants' private data; no proxy or browser should keep them.
+    response.headers.setdefault("Cache-Control", "no-store")
+    log.info("http.request", **_access_fields(response))
+    return response
+
+
+def forget_request_context(_error: BaseException | None) -> None:
+    structlog.contextvars.clear_contextvars()
+
+
+def _access_fields(response: Response) -> dict[str, Any]:
+    started = g.get("started_at")
+    fields: dict[str, Any] = {
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "duration_ms": None if started is None else round((time.perf_counter() - started) * 1000, 2),
+    }
+    if request.method == "GET" and request.query_string:
+        fields["query"] = request.query_string.decode("utf-8", "replace")
+    return fields
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")  # which value would win is parser-specific: refuse
+    return result

@@ -1,0 +1,96 @@
+"""Domain objects to the JSON shapes of DESIGN.md section 6. Card data here is only what psp keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from psp.domain.cards import Card
+from psp.domain.pagination import Listable, Page
+from psp.domain.payables import Balance, BalanceLine, Payable
+from psp.domain.transactions import Transaction
+
+T = TypeVar("T", bound=Listable)
+
+
+def timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` and milliseconds: ``2026-11-20T22:07:26.175Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def optional_timestamp(moment: datetime | None) -> str | None:
+    return None if moment is None else timestamp(moment)
+
+
+def day(value: date) -> str:
+    return value.isoformat()
+
+
+def transaction_json(transaction: Transaction) -> dict[str, Any]:
+    return {
+        "id": str(transaction.id),
+        "object": "transaction",
+        "amount": transaction.amount,
+        "currency": transaction.currency,
+        "description": transaction.description,
+        "payment_method": transaction.payment_method.value,
+        "installments": transaction.installments,
+        "status": transaction.status.value,
+        "decline_code": transaction.decline_code,
+        "card": card_json(transaction.card),
+        "created_at": timestamp(transaction.created_at),
+        "updated_at": timestamp(transaction.updated_at),
+    }
+
+
+def card_json(card: Card) -> dict[str, Any]:
+    # The fingerprint is a keyed HMAC: useless to an attacker, useful to spot a repeat card.
+    return {
+        "brand": card.brand,
+        "first_six": card.first_six,
+        "last_four": card.last_four,
+        "holder_name": card.holder_name,
+        "expiration_month": card.expiration_month,
+        "expiration_year": card.expiration_year,
+        "fingerprint": card.fingerprint,
+    }
+
+
+def payable_json(payable: Payable) -> dict[str, Any]:
+    return {
+        "id": str(payable.id),
+        "object": "payable",
+        "transaction_id": str(payable.transaction_id),
+        "installment": payable.installment,
+        "status": payable.status.value,
+        "amount": payable.amount,
+        "fee": payable.fee,
+        "net_amount": payable.net_amount,
+        "currency": payable.currency,
+        "payment_date": day(payable.payment_date),
+        "paid_at": optional_timestamp(payable.paid_at),
+        "created_at": timestamp(payable.created_at),
+    }
+
+
+def balance_json(balance: Balance) -> dict[str, Any]:
+    return {
+        "object": "balance",
+        "available": [_balance_line(line) for line in balance.available],
+        "waiting_funds": [_balance_line(line) for line in balance.waiting_funds],
+    }
+
+
+def list_json(page: Page[T], item_json: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    cursor = page.next_cursor
+    return {
+        "object": "list",
+        "data": [item_json(item) for item in page.items],
+        "has_more": page.has_more,
+        "next_cursor": None if cursor is None else cursor.encode(),
+    }
+
+
+def _balance_line(line: BalanceLine) -> dict[str, Any]:
+    return {"amount": line.amount, "currency": line.currency}

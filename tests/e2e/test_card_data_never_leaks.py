@@ -1,0 +1,93 @@
+"""The canary: a distinctive card number and CVV go in; they must come out nowhere.
+
+Not in any response, not in any log line (at DEBUG, SQL statements and their parameters included), not
+in any row of any table. A 15-digit number cannot turn up by chance; a 3- or 4-digit CVV easily can (in
+a UUID, a hash, a duration), so the CVV is looked for as a value would be written: quoted or assigned.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from psp.bootstrap import Container
+from psp.domain.cards import luhn_is_valid
+from psp.services.merchants import Onboarded
+from psp.transporters.rest.app import create_app
+from tests.e2e.support import DECLINED_CARD, auth, transaction_body
+
+CANARY_NUMBER = "379154321987651"  # an amex number, Luhn-valid, found nowhere else
+CANARY_SPACED = "3791 543219 87651"
+CANARY_CVC = "9173"
+DECLINED_CVC = "582"
+
+
+def test_the_canary_number_is_a_valid_amex_card() -> None:
+    assert luhn_is_valid(CANARY_NUMBER)
+
+
+def every_row_as_json(container: Container) -> str:
+    with container.engine.connect() as connection:
+        tables = connection.execute(
+            text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+        ).scalars()
+        # Table names come from the catalogue, not from input.
+        queries = [text(f'SELECT row_to_json(t)::text FROM "{table}" t') for table in tables]  # noqa: S608
+        return "\n".join(row for query in queries for row in connection.execute(query).scalars())
+
+
+def leaks(haystack: str, number: str, cvc: str) -> list[str]:
+    digits = number.replace(" ", "")
+    found = [digits] if digits in haystack else []
+    found += [form for form in (f'"{cvc}"', f"'{cvc}'", f"={cvc}") if form in haystack]
+    return found
+
+
+def post(client: FlaskClient, merchant: Onboarded, body: Any) -> str:
+    response = client.post("/v1/transactions", json=body, headers=auth(merchant))
+    assert response.status_code < 500 or response.status_code == 500
+    return f"{response.status_code} {dict(response.headers)} {response.get_data(as_text=True)}"
+
+
+class ExplodingAcquirer:
+    def authorize(self, *_: object) -> object:
+        raise RuntimeError("acquirer bug")
+
+
+def test_no_card_number_or_cvv_reaches_a_response_a_log_or_a_table(
+    captured_log: io.StringIO, client: FlaskClient, container: Container, merchant: Onboarded
+) -> None:
+    canary = {"card_number": CANARY_SPACED, "card_verification_code": CANARY_CVC}
+    responses = [
+        post(client, merchant, transaction_body(**canary)),
+        post(client, merchant, transaction_body(**canary, payment_method="debit_card", amount=77)),
+        post(client, merchant, transaction_body(**canary, card_expiration_date="01/20")),
+        post(client, merchant, transaction_body(**canary, amount="12")),
+        post(
+            client,
+            merchant,
+            transaction_body(card_number=int(CANARY_NUMBER), card_verification_code=int(CANARY_CVC)),
+        ),
+        post(client, merchant, transaction_body(**canary, card_pan=CANARY_NUMBER)),
+        post(client, merchant, transaction_body(card_number=CANARY_NUMBER, card_verification_code="12")),
+        post(
+            client, merchant, transaction_body(card_number=DECLINED_CARD, card_verification_code=DECLINED_CVC)
+        ),
+    ]
+    container.acquirer = ExplodingAcquirer()  # type: ignore[assignment]
+    crashing = create_app(container).test_client()
+    crashed = crashing.post("/v1/transactions", json=transaction_body(**canary), headers=auth(merchant))
+    assert crashed.status_code == 500
+
+    everything_logged = captured_log.getvalue()
+    assert "http.unhandled_error" in everything_logged  # the traceback was logged...
+    assert "INSERT INTO transactions" in everything_logged  # ...and so were the SQL statements
+    bodies = "\n".join(responses) + crashed.get_data(as_text=True)
+    stored = every_row_as_json(container)
+    assert "379154" in stored  # the first six are kept, as intended
+    for haystack in (bodies, everything_logged, stored):
+        assert leaks(haystack, CANARY_NUMBER, CANARY_CVC) == []
+        assert leaks(haystack, DECLINED_CARD, DECLINED_CVC) == []
