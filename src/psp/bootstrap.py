@@ -11,8 +11,10 @@ from psp.config import Settings
 from psp.data_sources.postgres.engine import build_engine, resolve_database_url
 from psp.data_sources.postgres.unit_of_work import PostgresUnitOfWork
 from psp.lib.errors import ConfigurationError
+from psp.lib.metrics import PipelineHealth
 from psp.repositories.acquirers import SimulatorAcquirer
 from psp.repositories.ports import Acquirer, EventPublisher, EventQueue, UnitOfWork
+from psp.repositories.postgres.operations import read_pipeline_health
 from psp.repositories.postgres.queue import PostgresEventQueue
 from psp.services.clock import Clock, utc_now
 
@@ -24,6 +26,7 @@ class Container:
     engine: Engine
     acquirer: Acquirer
     clock: Clock = field(default=utc_now)
+    _event_queue: EventQueue | None = field(default=None, init=False, repr=False)
 
     def uow(self) -> UnitOfWork:
         return PostgresUnitOfWork(self.engine)
@@ -33,6 +36,12 @@ class Container:
         return self.uow
 
     def event_queue(self) -> EventQueue:
+        """The process's one queue adapter, built on first use (SQS clients are costly to create)."""
+        if self._event_queue is None:
+            self._event_queue = self._build_event_queue()
+        return self._event_queue
+
+    def _build_event_queue(self) -> EventQueue:
         if self.settings.queue_backend == "sqs":
             # Imported here: boto3 is slow to import and only SQS deployments need it.
             from psp.repositories.sqs.queue import SqsEventQueue  # noqa: PLC0415
@@ -52,6 +61,9 @@ class Container:
         from psp.repositories.sqs.queue import SqsEventPublisher  # noqa: PLC0415 - boto3 only when used
 
         return SqsEventPublisher.from_settings(self.settings)
+
+    def pipeline_health(self) -> PipelineHealth:
+        return read_pipeline_health(self.engine, self.settings.queue_backend)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -143,6 +143,18 @@ class EventQueue(Protocol):
         """Make events visible again at once (a worker stopping with a batch in hand)."""
         ...
 
+    def extend_visibility(self, received: Sequence[ReceivedEvent], seconds: int) -> None:
+        """Keep events hidden ``seconds`` from now: a slow batch must not be redelivered mid-work."""
+        ...
+
+    def redrive_dead(self) -> int:
+        """Give every dead-lettered event a fresh set of receives; return how many."""
+        ...
+
+    def is_reachable(self) -> bool:
+        """A quick, bounded probe for readiness checks; never raises."""
+        ...
+
 
 class EventPublisher(Protocol):
     """Producer side of the queue (the relay's): sends events, says which ones the queue accepted."""

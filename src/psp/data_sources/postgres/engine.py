@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+import structlog
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from psp.config import Settings
 from psp.data_sources.postgres.embedded import embedded_database_url
+
+PROBE_TIMEOUT = "1s"
+
+log = structlog.get_logger(__name__)
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -36,3 +42,15 @@ def build_engine(
         hide_parameters=True,  # error messages must not carry bound values (holder names, descriptions)
         connect_args={"application_name": application_name, "options": options, "connect_timeout": 5},
     )
+
+
+def database_answers(engine: Engine, probe_sql: str = "SELECT 1") -> bool:
+    """A readiness probe: ``probe_sql`` under a one-second statement timeout; never raises."""
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"SET LOCAL statement_timeout = '{PROBE_TIMEOUT}'"))
+            connection.execute(text(probe_sql))
+    except (SQLAlchemyError, OSError) as error:
+        log.warning("database.unreachable", error=type(error).__name__)
+        return False
+    return True

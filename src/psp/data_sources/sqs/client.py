@@ -46,6 +46,9 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
+PROBE_TIMEOUT_SECONDS = 1
+
+
 def build_sqs_client(settings: Settings) -> SQSClient:
     """An SQS client for the configured region and endpoint (a local SQS server when set)."""
     config = Config(
@@ -59,6 +62,17 @@ def build_sqs_client(settings: Settings) -> SQSClient:
     # A session per client: boto3's default session is not safe to share across threads.
     session = boto3.session.Session()
     return session.client("sqs", endpoint_url=settings.sqs_endpoint_url, config=config)
+
+
+def build_sqs_probe_client(settings: Settings) -> SQSClient:
+    """A client for readiness probes: one attempt, one-second time-outs, so a probe never piles up."""
+    config = Config(
+        region_name=settings.aws_region,
+        connect_timeout=PROBE_TIMEOUT_SECONDS,
+        read_timeout=PROBE_TIMEOUT_SECONDS,
+        retries={"max_attempts": 1, "mode": "standard"},
+    )
+    return boto3.session.Session().client("sqs", endpoint_url=settings.sqs_endpoint_url, config=config)
 
 
 @contextmanager

@@ -65,6 +65,21 @@ class InMemoryEventQueue:
             for item in received:
                 self._entries[item.receipt].visible_at = self._now()
 
+    def extend_visibility(self, received: Sequence[ReceivedEvent], seconds: int) -> None:
+        with self._lock:
+            for item in received:
+                self._entries[item.receipt].visible_at = self._now() + seconds
+
+    def redrive_dead(self) -> int:
+        with self._lock:
+            dead = [entry for entry in self._entries.values() if entry.dead and not entry.done]
+            for entry in dead:
+                entry.dead, entry.receive_count, entry.visible_at = False, 0, self._now()
+        return len(dead)
+
+    def is_reachable(self) -> bool:
+        return True
+
     def dead_letters(self) -> list[OutboxEvent]:
         with self._lock:
             return [entry.event for entry in self._entries.values() if entry.dead]

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, text
 
+from psp.data_sources.postgres.engine import database_answers
 from psp.domain.events import OutboxEvent
 from psp.repositories.ports import ReceivedEvent
 
@@ -40,6 +41,10 @@ _CLAIM = text(
 _ACKNOWLEDGE = text("UPDATE outbox SET processed_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))")
 _RELEASE = text(
     "UPDATE outbox SET visible_at = now() WHERE id = ANY(CAST(:ids AS uuid[])) AND processed_at IS NULL"
+)
+_EXTEND = text(
+    "UPDATE outbox SET visible_at = now() + make_interval(secs => :seconds) "
+    "WHERE id = ANY(CAST(:ids AS uuid[])) AND processed_at IS NULL"
 )
 _REDRIVE = text(
     "UPDATE outbox SET dead_at = NULL, receive_count = 0, visible_at = now() "
@@ -71,6 +76,15 @@ class PostgresEventQueue:
 
     def release(self, received: Sequence[ReceivedEvent]) -> None:
         self._update(_RELEASE, received)
+
+    def extend_visibility(self, received: Sequence[ReceivedEvent], seconds: int) -> None:
+        if received:
+            with self._engine.begin() as connection:
+                connection.execute(_EXTEND, {"ids": [item.receipt for item in received], "seconds": seconds})
+
+    def is_reachable(self) -> bool:
+        """The queue is the outbox table: reachable when a bounded query on it answers."""
+        return database_answers(self._engine, "SELECT 1 FROM outbox LIMIT 1")
 
     def redrive_dead(self) -> int:
         """Give every dead-lettered event a fresh set of receives."""

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import structlog
+from botocore.exceptions import BotoCoreError, ClientError
 
 from psp.data_sources.sqs.client import (
     MAX_WAIT_SECONDS,
     QueueAddress,
     build_sqs_client,
+    build_sqs_probe_client,
     translated_errors,
 )
 from psp.domain.events import OutboxEvent
@@ -141,9 +143,11 @@ class SqsEventQueue:
         dlq: QueueAddress,
         *,
         visibility_timeout: int,
+        probe_client: SQSClient | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        self._probe_client = probe_client or client
         self._queue = queue
         self._dlq = dlq
         self._visibility_timeout = visibility_timeout
@@ -157,7 +161,17 @@ class SqsEventQueue:
             QueueAddress(client, settings.sqs_payables_queue),
             QueueAddress(client, settings.sqs_payables_dlq),
             visibility_timeout=settings.worker_visibility_timeout,
+            probe_client=build_sqs_probe_client(settings),
         )
+
+    def is_reachable(self) -> bool:
+        """Ask SQS for the queue's ARN with the probe client (one attempt, one-second time-outs)."""
+        try:
+            self._probe_client.get_queue_attributes(QueueUrl=self._queue.url, AttributeNames=["QueueArn"])
+        except (BotoCoreError, ClientError, ServiceUnavailable) as error:
+            log.warning("queue.unreachable", error=type(error).__name__)
+            return False
+        return True
 
     def receive(self, max_events: int, wait_seconds: float) -> list[ReceivedEvent]:
         """Receive up to ``max_events``, ten per call, long-polling until some arrive or time is up.

@@ -16,6 +16,7 @@ import structlog
 from flask import Flask, Response, g, request
 
 from psp.lib.errors import InvalidRequestError, PayloadTooLarge, UnsupportedMediaType
+from psp.lib.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from psp.transporters.rest.auth import principal_from_header
 from psp.transporters.rest.context import current_container
 
@@ -124,8 +125,18 @@ def finish_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = request_id
     # Responses hold merchants' private data; no proxy or browser should keep them.
     response.headers.setdefault("Cache-Control", "no-store")
-    log.info("http.request", **_access_fields(response))
+    fields = _access_fields(response)
+    log.info("http.request", **fields)
+    _record_metrics(response, fields["duration_ms"])
     return response
+
+
+def _record_metrics(response: Response, duration_ms: float | None) -> None:
+    # Label by route template (/v1/transactions/<id>), never the raw path: ids would explode cardinality.
+    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    if duration_ms is not None:
+        HTTP_LATENCY.labels(request.method, route).observe(duration_ms / 1000)
 
 
 def forget_request_context(_error: BaseException | None) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from psp.lib.metrics import render_metrics
 from psp.transporters.rest.context import current_container, json_response
 from psp.transporters.rest.readiness import database_is_ready, queue_is_ready
 
@@ -12,6 +14,7 @@ def health_blueprint() -> Blueprint:
     blueprint = Blueprint("health", __name__)
     blueprint.get("/healthz")(liveness)
     blueprint.get("/readyz")(readiness)
+    blueprint.get("/metrics")(metrics)
     return blueprint
 
 
@@ -30,3 +33,8 @@ def readiness() -> Response:
     return json_response(
         {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
     )
+
+
+def metrics() -> Response:
+    """Prometheus exposition: HTTP traffic of every worker process plus pipeline gauges from the database."""
+    return Response(render_metrics(current_container().pipeline_health), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,41 @@
+"""Prometheus metrics: traffic by route template, and pipeline gauges read from the database."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from psp.services.merchants import Onboarded
+from tests.e2e.support import auth, create_transaction
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    pattern = rf"^{name}{{{wanted}}} (\S+)$" if labels else rf"^{name} (\S+)$"
+    match = re.search(pattern, text, flags=re.MULTILINE)
+    assert match is not None, f"{name} {labels} is not exposed"
+    return float(match.group(1))
+
+
+def test_requests_are_counted_by_route_template_not_by_raw_path(
+    client: FlaskClient, merchant: Onboarded
+) -> None:
+    before = client.get("/metrics").get_data(as_text=True)
+    created = create_transaction(client, merchant)
+    client.get(f"/v1/transactions/{created['id']}", headers=auth(merchant))
+    text = client.get("/metrics").get_data(as_text=True)
+    route = "/v1/transactions/<transaction_id>"
+    labels = {"method": "GET", "route": route, "status": "200"}
+    counted_before = metric(before, "psp_http_requests_total", **labels) if route in before else 0.0
+    assert metric(text, "psp_http_requests_total", **labels) == counted_before + 1
+    assert created["id"] not in text
+
+
+def test_the_outbox_backlog_counts_events_not_yet_handed_on(client: FlaskClient, merchant: Onboarded) -> None:
+    create_transaction(client, merchant)
+    create_transaction(client, merchant)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric(text, "psp_outbox_backlog") == 2.0
+    assert metric(text, "psp_queue_lag_seconds") >= 0.0
+    assert metric(text, "psp_dead_letters") == 0.0
