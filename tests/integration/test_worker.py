@@ -1,0 +1,206 @@
+"""The payables worker, in process, over the real database and the real Postgres queue."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, insert, text
+
+from psp.bootstrap import Container
+from psp.data_sources.postgres.tables import outbox
+from psp.domain.events import transaction_event
+from psp.domain.ids import new_id
+from psp.domain.merchants import Principal
+from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
+from psp.repositories.postgres.outbox import outbox_row
+from psp.repositories.postgres.queue import PostgresEventQueue
+from psp.services.merchants import Onboarded
+from psp.services.transactions import NewTransaction, create_transaction
+from psp.transporters.workers.payables import run_payables_worker
+from psp.transporters.workers.shutdown import Shutdown
+
+APPROVED_CARD = "4111111111111111"
+DECLINED_CARD = "4000000000000002"
+
+
+def pay(
+    container: Container,
+    onboarded: Onboarded,
+    amount: int,
+    method: PaymentMethod = PaymentMethod.CREDIT_CARD,
+    installments: int = 1,
+    card_number: str = APPROVED_CARD,
+) -> Transaction:
+    """A transaction through the real service: it writes the outbox event the worker consumes."""
+    request = NewTransaction(
+        amount=amount,
+        currency="BRL",
+        description="worker test",
+        payment_method=method,
+        installments=installments,
+        card_holder_name="Ada Lovelace",
+        card_expiration_date=f"12/{(date.today().year + 2) % 100:02d}",
+        card_number=card_number,
+        card_verification_code="123",
+    )
+    principal = Principal(merchant_id=onboarded.merchant.id, api_key_id=onboarded.key.api_key.id, mode="test")
+    return create_transaction(
+        request,
+        principal,
+        uow=container.uow(),
+        acquirer=container.acquirer,
+        clock=container.clock,
+        fingerprint_key=container.settings.card_fingerprint_key,
+    )
+
+
+def drain(container: Container, queue: PostgresEventQueue | None = None) -> None:
+    run_payables_worker(container, shutdown=Shutdown(), once=True, queue=queue)
+
+
+def payables_of(engine: Engine, transaction_id: UUID) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT id, installment, status, amount, fee, net_amount, payment_date, paid_at "
+                "FROM payables WHERE transaction_id = :id ORDER BY installment"
+            ),
+            {"id": transaction_id},
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+def outbox_rows(engine: Engine) -> dict[UUID, dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, receive_count, processed_at, dead_at FROM outbox"))
+        return {row.id: dict(row._mapping) for row in rows}
+
+
+def make_every_event_visible(engine: Engine) -> None:
+    """Stand-in for waiting out the visibility timeout."""
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE outbox SET visible_at = now()"))
+
+
+def test_a_batch_of_approved_events_becomes_payables_by_the_money_rules(
+    container: Container, merchant: Onboarded
+) -> None:
+    credit = pay(container, merchant, 2500)
+    debit = pay(container, merchant, 1001, PaymentMethod.DEBIT_CARD)
+    installments = pay(container, merchant, 1000, installments=3)
+    day = credit.created_at.astimezone(UTC).date()
+
+    drain(container)
+
+    [credit_payable] = payables_of(container.engine, credit.id)
+    assert credit_payable["status"] == "waiting_funds"
+    assert (credit_payable["amount"], credit_payable["fee"], credit_payable["net_amount"]) == (
+        2500,
+        125,
+        2375,
+    )
+    assert credit_payable["payment_date"] == day + timedelta(days=30)
+    assert credit_payable["paid_at"] is None
+    [debit_payable] = payables_of(container.engine, debit.id)
+    assert debit_payable["status"] == "paid"
+    assert (debit_payable["amount"], debit_payable["fee"], debit_payable["net_amount"]) == (1001, 30, 971)
+    assert debit_payable["payment_date"] == day
+    assert debit_payable["paid_at"] is not None
+    split = payables_of(container.engine, installments.id)
+    assert [(p["installment"], p["amount"], p["fee"], p["net_amount"]) for p in split] == [
+        (1, 334, 16, 318),
+        (2, 333, 16, 317),
+        (3, 333, 16, 317),
+    ]
+    assert [p["payment_date"] for p in split] == [day + timedelta(days=30 * i) for i in (1, 2, 3)]
+    assert all(row["processed_at"] is not None for row in outbox_rows(container.engine).values())
+
+
+def test_declined_events_are_acknowledged_and_create_no_payables(
+    container: Container, merchant: Onboarded
+) -> None:
+    declined = pay(container, merchant, 2500, card_number=DECLINED_CARD)
+    assert declined.status is TransactionStatus.DECLINED
+
+    drain(container)
+
+    assert payables_of(container.engine, declined.id) == []
+    [event] = outbox_rows(container.engine).values()
+    assert event["processed_at"] is not None
+
+
+def test_processing_the_same_events_twice_creates_no_duplicate_payables(
+    container: Container, merchant: Onboarded
+) -> None:
+    transactions = [pay(container, merchant, 1000 + n, installments=1 + n % 4) for n in range(6)]
+    drain(container)
+    first = {t.id: payables_of(container.engine, t.id) for t in transactions}
+    with container.engine.begin() as connection:  # redelivery: as if the acknowledgement was lost
+        connection.execute(text("UPDATE outbox SET processed_at = NULL, visible_at = now()"))
+
+    drain(container)
+
+    assert {t.id: payables_of(container.engine, t.id) for t in transactions} == first
+    assert sum(len(rows) for rows in first.values()) == sum(t.installments for t in transactions)
+    assert all(row["processed_at"] is not None for row in outbox_rows(container.engine).values())
+
+
+def poison_events(container: Container, merchant: Onboarded) -> list[UUID]:
+    """An approval of a transaction that does not exist (the insert fails) and a malformed payload."""
+    template = transaction_event(pay(container, merchant, 700))
+    ghost = replace(template, id=new_id(), payload={**template.payload, "transaction_id": str(new_id())})
+    malformed = replace(template, id=new_id(), payload={**template.payload, "amount": "seven hundred"})
+    with container.engine.begin() as connection:
+        connection.execute(insert(outbox), [outbox_row(ghost), outbox_row(malformed)])
+    return [ghost.id, malformed.id]
+
+
+def test_a_poison_event_does_not_block_the_rest_of_its_batch_and_is_dead_lettered_in_the_end(
+    container: Container, merchant: Onboarded
+) -> None:
+    good = [pay(container, merchant, 2500) for _ in range(3)]
+    poison = poison_events(container, merchant)
+    queue = PostgresEventQueue(container.engine, visibility_timeout=30, max_receives=2, poll_interval=0.02)
+
+    drain(container, queue)
+
+    events = outbox_rows(container.engine)
+    assert all(len(payables_of(container.engine, t.id)) == 1 for t in good)
+    assert all(events[event_id]["processed_at"] is None for event_id in poison)
+    assert sum(row["processed_at"] is not None for row in events.values()) == len(events) - len(poison)
+    for _ in range(2):  # the poison keeps failing on every delivery ...
+        make_every_event_visible(container.engine)
+        drain(container, queue)
+    events = outbox_rows(container.engine)
+    assert all(events[event_id]["dead_at"] is not None for event_id in poison)  # ... until dead-lettered
+    assert all(events[event_id]["processed_at"] is None for event_id in poison)
+
+
+def test_a_stop_request_lets_the_worker_return_without_taking_a_new_batch(
+    container: Container, merchant: Onboarded
+) -> None:
+    pay(container, merchant, 2500)
+    shutdown = Shutdown()
+    shutdown.request()
+
+    run_payables_worker(container, shutdown=shutdown)
+
+    [event] = outbox_rows(container.engine).values()
+    assert event["receive_count"] == 0
+
+
+def test_an_idle_worker_notices_a_stop_request_within_its_poll_wait(container: Container) -> None:
+    shutdown = Shutdown()
+    stopper = threading.Timer(0.2, shutdown.request)
+    started = datetime.now(UTC)
+    stopper.start()
+    try:
+        run_payables_worker(container, shutdown=shutdown)
+    finally:
+        stopper.join()
+
+    assert datetime.now(UTC) - started < timedelta(seconds=3)
