@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -22,6 +23,7 @@ import pytest
 import requests
 
 from psp.bootstrap import Container
+from psp.data_sources.postgres.embedded import ATTACHMENTS_FILE, forget_dead_attachments
 from psp.services.merchants import authenticate, find_merchant_by_name, revoke_api_key
 from psp.transporters.dev import DEMO_KEY_FILE, DEMO_MERCHANT_NAME, ensure_demo_secret_key
 
@@ -207,3 +209,12 @@ def test_psp_dev_runs_the_whole_flow_from_banner_to_settled_balance_and_stops_cl
     assert len(descendants) >= 4  # api master and its worker, payables worker, scheduler
     assert alive(descendants) == []
     assert postmaster_pid(data_dir) is None  # detached last, so the embedded server stopped
+
+
+def test_a_process_killed_while_attached_no_longer_keeps_the_embedded_server_alive(tmp_path: Path) -> None:
+    attachments = tmp_path / ATTACHMENTS_FILE
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    attachments.write_text(json.dumps([os.getpid(), dead.pid]))
+    forget_dead_attachments(attachments)
+    assert json.loads(attachments.read_text()) == [os.getpid()]

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -113,6 +114,9 @@ def serve() -> None:
     """Serve the HTTP API with gunicorn (PSP_HOST, PSP_PORT, PSP_WEB_CONCURRENCY, PSP_WEB_THREADS)."""
     settings = load_settings()
     argv = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG, WSGI_APP]
+    # gunicorn's workers are separate processes: they share metric samples through files in this
+    # directory, so a scrape of any worker reports them all. A fresh directory per start: no stale samples.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="psp-metrics-"))
     if not settings.uses_embedded_database:
         os.execv(sys.executable, argv)  # noqa: S606 - gunicorn takes over this process: signals reach it
     # Resolve the embedded server once, here, and hand its URL to gunicorn so forked workers do not each

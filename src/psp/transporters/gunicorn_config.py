@@ -7,6 +7,9 @@ come from the same ``PSP_*`` variables as the rest of psp; ``psp serve`` has alr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from prometheus_client import multiprocess
 
 from psp.config import Settings
 
@@ -18,7 +21,7 @@ worker_class = "gthread"
 workers = _settings.web_concurrency
 threads = _settings.web_threads
 
-# Requests are short (the acquirer call is capped at PSP_ACQUIRER_TIMEOUT_SECONDS), so a worker silent for
+# Requests are short (the slowest is one acquirer call and two small writes), so a worker silent for
 # 30 s is stuck; on SIGTERM in-flight requests get 20 s, within ECS's default 30 s stop timeout.
 timeout = 30
 graceful_timeout = 20
@@ -42,3 +45,8 @@ worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108
 control_socket_disable = True
 
 proc_name = "psp-api"
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges from the shared metrics directory (its counters stay summed)."""
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -47,12 +47,13 @@ class PostgresPayableRepository:
             return 0
         statement = (
             insert(payables)
-            .values([payable_row(payable) for payable in new_payables])
             .on_conflict_do_nothing(index_elements=["transaction_id", "installment"])
             .returning(payables.c.id)
         )
-        # RETURNING lists only the rows inserted; rowcount is not reliable for multi-row VALUES.
-        return len(self._connection.execute(statement).all())
+        # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
+        # with cached SQL, and RETURNING lists only the rows actually inserted.
+        rows = self._connection.execute(statement, [payable_row(payable) for payable in new_payables])
+        return len(rows.all())
 
     def get(self, merchant_id: UUID, payable_id: UUID) -> Payable | None:
         query = select(payables).where(payables.c.id == payable_id, payables.c.merchant_id == merchant_id)

@@ -7,6 +7,7 @@ nothing twice. Events are acknowledged only after their payables are committed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -59,7 +60,10 @@ def run_payables_worker(
             batch = queue.receive(batch_size, 0.0 if once else IDLE_WAIT_SECONDS)
             if not batch and once:
                 break
-            with released_if_stopped_at_once(queue, batch):
+            with (
+                released_if_stopped_at_once(queue, batch),
+                visibility_kept_while_working(queue, batch, container.settings.worker_visibility_timeout),
+            ):
                 handle_batch(batch, container=container, queue=queue)
         except Exception:
             # A worker outlives database blips: whatever it held comes back after the visibility timeout.
@@ -69,6 +73,36 @@ def run_payables_worker(
         else:
             backoff = FIRST_ERROR_BACKOFF_SECONDS
     log.info("worker.stopped", worker="payables")
+
+
+@contextmanager
+def visibility_kept_while_working(
+    queue: EventQueue, batch: Sequence[ReceivedEvent], visibility_timeout: int
+) -> Iterator[None]:
+    """Extend the batch's visibility every half timeout while it is worked on.
+
+    A batch slower than the visibility timeout (a slow database) would otherwise be redelivered to another
+    worker mid-work: harmless to the money (the insert is idempotent) but wasted and noisy.
+    """
+    done = threading.Event()
+
+    def keep_hidden() -> None:
+        while not done.wait(visibility_timeout / 2):
+            try:
+                queue.extend_visibility(batch, visibility_timeout)
+                log.info("worker.visibility_extended", events=len(batch), seconds=visibility_timeout)
+            except Exception:
+                log.exception("worker.visibility_extension_failed")
+
+    keeper = threading.Thread(target=keep_hidden, name="visibility-keeper", daemon=True)
+    if batch:
+        keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if keeper.is_alive():
+            keeper.join()
 
 
 @contextmanager
