@@ -5,6 +5,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_PATHS := src tests migrations infrastructure/lint $(wildcard benchmarks)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint typecheck unit integration e2e lint-infra bench clean
@@ -27,13 +28,13 @@ run: $(STAMP) ## start everything embedded: PostgreSQL, migrations, demo merchan
 	$(BIN)/psp dev
 
 test: $(STAMP) ## lint, type-check and run the whole test suite
-	$(BIN)/ruff check src tests benchmarks migrations
-	$(BIN)/ruff format --check src tests benchmarks migrations
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP) ## ruff and mypy only
-	$(BIN)/ruff check src tests benchmarks migrations
+	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy
 
 clean: ## remove the virtualenv and the embedded database
