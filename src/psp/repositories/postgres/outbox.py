@@ -36,7 +36,7 @@ class PostgresOutboxRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [_event_of(row) for row in self._connection.execute(statement)]
+        return [outbox_event_from_row(row) for row in self._connection.execute(statement)]
 
     def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
         if event_ids:
@@ -47,7 +47,7 @@ class PostgresOutboxRepository:
         return int(self._connection.execute(statement).scalar_one())
 
 
-def _event_of(row: Any) -> OutboxEvent:
+def outbox_event_from_row(row: Any) -> OutboxEvent:
     return OutboxEvent(
         id=row.id,
         type=row.event_type,

@@ -15,8 +15,8 @@ import structlog
 from sqlalchemy import Engine, text
 
 from psp.data_sources.postgres.engine import database_answers
-from psp.domain.events import OutboxEvent
 from psp.repositories.ports import ReceivedEvent
+from psp.repositories.postgres.outbox import outbox_event_from_row
 
 log = structlog.get_logger(__name__)
 
@@ -105,7 +105,9 @@ class PostgresEventQueue:
                 log.error("event.dead_lettered", event_id=str(row.id), event_type=row.event_type)
                 continue
             received.append(
-                ReceivedEvent(event=_event(row), receipt=str(row.id), receive_count=row.receive_count)
+                ReceivedEvent(
+                    event=outbox_event_from_row(row), receipt=str(row.id), receive_count=row.receive_count
+                )
             )
         return received
 
@@ -114,14 +116,3 @@ class PostgresEventQueue:
             return
         with self._engine.begin() as connection:
             connection.execute(statement, {"ids": [item.receipt for item in received]})
-
-
-def _event(row: Any) -> OutboxEvent:
-    return OutboxEvent(
-        id=row.id,
-        type=row.event_type,
-        merchant_id=row.merchant_id,
-        aggregate_id=row.aggregate_id,
-        payload=row.payload,
-        created_at=row.created_at,
-    )
