@@ -71,6 +71,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("PSP_SETTLEMENT_CHUNK_SIZE", "10000", "payables settled per database transaction"),
     Setting("PSP_ACQUIRER", "simulator", "acquirer adapter; `simulator` is deterministic by card number"),
+    Setting(
+        "PSP_IDEMPOTENCY_KEY_TTL_DAYS",
+        "30",
+        "days an `Idempotency-Key` and its stored response are kept before `psp jobs prune-idempotency-keys`",
+    ),
 )
 
 
@@ -105,6 +110,7 @@ class Settings:
     settlement_time: time
     settlement_chunk_size: int
     acquirer: str
+    idempotency_key_ttl_days: int
 
     @property
     def is_production(self) -> bool:
@@ -163,6 +169,7 @@ class Settings:
             settlement_time=read.parsed("PSP_SETTLEMENT_TIME", _time_of_day),
             settlement_chunk_size=read.integer("PSP_SETTLEMENT_CHUNK_SIZE", minimum=1),
             acquirer=read.choice("PSP_ACQUIRER", ("simulator",)),
+            idempotency_key_ttl_days=read.integer("PSP_IDEMPOTENCY_KEY_TTL_DAYS", minimum=1),
         )
 
 

@@ -50,6 +50,7 @@ def test_an_approved_transaction_has_exactly_the_documented_fields(
         "payment_method",
         "installments",
         "status",
+        "amount_refunded",
         "decline_code",
         "card",
         "created_at",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
@@ -13,8 +14,9 @@ from psp.domain.cards import Card
 from psp.domain.events import transaction_event
 from psp.domain.ids import new_id
 from psp.domain.merchants import ApiKey, Merchant
-from psp.domain.pagination import PageRequest
+from psp.domain.pagination import Cursor, PageRequest
 from psp.domain.payables import BalanceLine, Payable, PayableStatus
+from psp.domain.refunds import Refund
 from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
 from psp.repositories.memory import InMemoryStore
 from psp.repositories.ports import PayableFilters, UnitOfWork
@@ -240,3 +242,118 @@ def test_events_are_written_to_the_outbox_with_their_change(uow_factory: UowFact
         uow.commit()
     with uow_factory() as uow:
         assert uow.transactions.get(merchant.id, transaction.id) == transaction
+
+
+def a_processing_transaction(merchant_id: UUID, created_at: datetime) -> Transaction:
+    return replace(
+        a_transaction(merchant_id, created_at),
+        status=TransactionStatus.PROCESSING,
+        acquirer_reference="sim_x",
+    )
+
+
+def test_a_transaction_is_read_for_update_by_its_merchant_only_and_its_changes_are_stored(
+    uow_factory: UowFactory,
+) -> None:
+    merchant, other = a_merchant(), a_merchant("Globex")
+    transaction = a_transaction(merchant.id)
+    stored(uow_factory, merchant, other, transaction)
+    changed = replace(
+        transaction,
+        status=TransactionStatus.REFUNDED,
+        amount_refunded=2500,
+        updated_at=T0 + timedelta(days=1),
+    )
+    with uow_factory() as uow:
+        assert uow.transactions.get_for_update(other.id, transaction.id) is None
+        assert uow.transactions.get_for_update(merchant.id, transaction.id) == transaction
+        uow.transactions.update(changed)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.transactions.get(merchant.id, transaction.id) == changed
+
+
+def test_a_declined_outcome_is_stored_with_its_code(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    transaction = a_processing_transaction(merchant.id, T0)
+    stored(uow_factory, merchant, transaction)
+    declined = replace(transaction, status=TransactionStatus.DECLINED, decline_code="card_declined")
+    with uow_factory() as uow:
+        uow.transactions.update(declined)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.transactions.get(merchant.id, transaction.id) == declined
+
+
+def test_processing_transactions_are_claimed_oldest_first_and_after_a_position(
+    uow_factory: UowFactory,
+) -> None:
+    merchant = a_merchant()
+    processing = [a_processing_transaction(merchant.id, T0 + timedelta(seconds=i)) for i in (3, 1, 2)]
+    stored(uow_factory, merchant, a_transaction(merchant.id, T0), *processing)
+    oldest_first = sorted(processing, key=lambda t: t.created_at)
+    with uow_factory() as uow:
+        assert uow.transactions.claim_processing(2) == oldest_first[:2]
+        after = Cursor(created_at=oldest_first[0].created_at, id=oldest_first[0].id)
+        assert uow.transactions.claim_processing(10, after) == oldest_first[1:]
+
+
+def test_a_transactions_payables_are_read_for_update_and_their_amounts_changed(
+    uow_factory: UowFactory,
+) -> None:
+    merchant = a_merchant()
+    transaction, other = a_transaction(merchant.id), a_transaction(merchant.id)
+    second, first = a_payable(transaction, installment=2), a_payable(transaction, installment=1)
+    stored(uow_factory, merchant, transaction, other, second, first, a_payable(other))
+    reduced = replace(second, amount=400, fee=20, net_amount=380)
+    with uow_factory() as uow:
+        assert uow.payables.list_for_transaction_for_update(transaction.id) == [first, second]
+        uow.payables.update_amounts([reduced])
+        uow.payables.update_amounts([])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.payables.list_for_transaction_for_update(transaction.id) == [first, reduced]
+        assert uow.payables.list_for_transaction_for_update(new_id()) == []
+
+
+def test_a_negative_adjustment_counts_against_the_available_balance(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    transaction = a_transaction(merchant.id)
+    paid = replace(a_payable(transaction), status=PayableStatus.PAID, paid_at=T0)
+    adjustment = replace(a_payable(transaction, installment=101), amount=-300, fee=0, net_amount=-300)
+    adjustment = replace(adjustment, status=PayableStatus.PAID, paid_at=T0)
+    stored(uow_factory, merchant, transaction, paid, adjustment)
+    with uow_factory() as uow:
+        assert uow.payables.balance(merchant.id).available == [BalanceLine(650, "BRL")]
+
+
+def a_refund(transaction: Transaction, amount: int, created_at: datetime) -> Refund:
+    return Refund(
+        id=new_id(),
+        merchant_id=transaction.merchant_id,
+        transaction_id=transaction.id,
+        amount=amount,
+        currency=transaction.currency,
+        created_at=created_at,
+    )
+
+
+def test_refunds_are_read_and_listed_per_transaction_by_their_merchant_only(uow_factory: UowFactory) -> None:
+    merchant, other = a_merchant(), a_merchant("Globex")
+    transaction, sibling = a_transaction(merchant.id), a_transaction(merchant.id)
+    stored(uow_factory, merchant, other, transaction, sibling)
+    refunds = [a_refund(transaction, 100 * i, T0 + timedelta(seconds=i)) for i in (1, 2, 3)]
+    with uow_factory() as uow:
+        for refund in [*refunds, a_refund(sibling, 50, T0)]:
+            uow.refunds.add(refund)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.refunds.get(merchant.id, refunds[0].id) == refunds[0]
+        assert uow.refunds.get(other.id, refunds[0].id) is None
+        first = uow.refunds.list_for_transaction(merchant.id, transaction.id, PageRequest(limit=2))
+        assert (first.items, first.has_more) == ([refunds[2], refunds[1]], True)
+        rest = uow.refunds.list_for_transaction(
+            merchant.id, transaction.id, PageRequest(limit=2, starting_after=first.next_cursor)
+        )
+        assert (rest.items, rest.has_more) == ([refunds[0]], False)
+        assert uow.refunds.list_for_transaction(other.id, transaction.id, PageRequest()).items == []

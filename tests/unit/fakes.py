@@ -31,3 +31,7 @@ class RecordingAcquirer:
     def authorize(self, card: CardForAuthorization, amount: int, currency: str) -> Authorization:
         self.calls += 1
         return self.simulator.authorize(card, amount, currency)
+
+    def status(self, reference: str, authorized_at: datetime) -> Authorization:
+        self.calls += 1
+        return self.simulator.status(reference, authorized_at)

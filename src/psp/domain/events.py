@@ -9,10 +9,12 @@ from uuid import UUID
 
 from psp.domain.ids import new_id
 from psp.domain.payables import ApprovedTransaction
+from psp.domain.refunds import Refund
 from psp.domain.transactions import Transaction
 
 TRANSACTION_APPROVED = "transaction.approved"
 TRANSACTION_DECLINED = "transaction.declined"
+REFUND_CREATED = "refund.created"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,25 @@ def transaction_event(transaction: Transaction) -> OutboxEvent:
             "created_at": transaction.created_at.isoformat(),
         },
         created_at=transaction.created_at,
+    )
+
+
+def refund_event(refund: Refund) -> OutboxEvent:
+    """A refund happened; the aggregate is its transaction, whose lock orders refunds. No card data."""
+    return OutboxEvent(
+        id=new_id(),
+        type=REFUND_CREATED,
+        merchant_id=refund.merchant_id,
+        aggregate_id=refund.transaction_id,
+        payload={
+            "refund_id": str(refund.id),
+            "transaction_id": str(refund.transaction_id),
+            "merchant_id": str(refund.merchant_id),
+            "amount": refund.amount,
+            "currency": refund.currency,
+            "created_at": refund.created_at.isoformat(),
+        },
+        created_at=refund.created_at,
     )
 
 

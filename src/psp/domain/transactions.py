@@ -23,6 +23,7 @@ class TransactionStatus(enum.StrEnum):
     DECLINED = "declined"
     WAITING_FUNDS = "waiting_funds"  # approved; some payables are not paid yet
     PAID = "paid"  # approved; every payable is paid
+    REFUNDED = "refunded"  # approved, then refunded in full
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,17 @@ class Transaction:
     decline_code: str | None
     created_at: datetime
     updated_at: datetime
+    amount_refunded: int = 0
+    acquirer_reference: str | None = None  # the acquirer's id of the authorisation, to ask about it later
 
     @property
     def is_approved(self) -> bool:
-        return self.status in (TransactionStatus.WAITING_FUNDS, TransactionStatus.PAID)
+        return self.status in (
+            TransactionStatus.WAITING_FUNDS,
+            TransactionStatus.PAID,
+            TransactionStatus.REFUNDED,
+        )
+
+    @property
+    def refundable_amount(self) -> int:
+        return self.amount - self.amount_refunded if self.is_approved else 0

@@ -6,6 +6,7 @@ test suite runs against both.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,8 +18,9 @@ from uuid import UUID
 from psp.domain.cards import CardForAuthorization
 from psp.domain.events import OutboxEvent
 from psp.domain.merchants import ApiKey, Merchant
-from psp.domain.pagination import Page, PageRequest
+from psp.domain.pagination import Cursor, Page, PageRequest
 from psp.domain.payables import Balance, Payable, PayableStatus
+from psp.domain.refunds import Refund
 from psp.domain.transactions import Transaction
 
 
@@ -41,6 +43,21 @@ class TransactionRepository(Protocol):
     def list(self, merchant_id: UUID, page: PageRequest) -> Page[Transaction]: ...
     def mark_paid_when_fully_settled(self, transaction_ids: Sequence[UUID], at: datetime) -> int:
         """Move to ``paid`` those transactions whose payables are all paid; safe under concurrent settlers."""
+        ...
+
+    def get_for_update(self, merchant_id: UUID, transaction_id: UUID) -> Transaction | None:
+        """Read and lock the transaction until the unit of work ends (refunds serialise on it)."""
+        ...
+
+    def update(self, transaction: Transaction) -> None:
+        """Store a changed status, ``amount_refunded``, ``decline_code`` and ``updated_at``."""
+        ...
+
+    def claim_processing(self, limit: int, after: Cursor | None = None) -> builtins.list[Transaction]:
+        """Lock up to ``limit`` ``processing`` transactions, oldest first, skipping those others hold.
+
+        ``after`` (a ``(created_at, id)`` position) lets one run move past those still without an answer.
+        """
         ...
 
 
@@ -80,9 +97,61 @@ class PayableRepository(Protocol):
     def get(self, merchant_id: UUID, payable_id: UUID) -> Payable | None: ...
     def list(self, merchant_id: UUID, filters: PayableFilters, page: PageRequest) -> Page[Payable]: ...
     def balance(self, merchant_id: UUID) -> Balance: ...
+    def list_for_transaction_for_update(self, transaction_id: UUID) -> builtins.list[Payable]:
+        """Every payable of a transaction (adjustments included), locked until the unit of work ends."""
+        ...
+
+    def update_amounts(self, payables: Sequence[Payable]) -> None:
+        """Store new ``amount``, ``fee`` and ``net_amount`` of existing payables."""
+        ...
+
     def settle_due(self, run_date: date, limit: int, at: datetime) -> SettledChunk:
         """Pay up to ``limit`` waiting payables due on or before ``run_date``, skipping rows others hold."""
         ...
+
+
+class RefundRepository(Protocol):
+    def add(self, refund: Refund) -> None: ...
+    def get(self, merchant_id: UUID, refund_id: UUID) -> Refund | None: ...
+    def list_for_transaction(
+        self, merchant_id: UUID, transaction_id: UUID, page: PageRequest
+    ) -> Page[Refund]: ...
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The first answer to an idempotent request, replayed byte for byte to every retry."""
+
+    status: int
+    body: bytes
+
+
+class IdempotencyClaimOutcome(enum.StrEnum):
+    CLAIMED = "claimed"  # this request owns the key now: carry it out
+    IN_PROGRESS = "in_progress"  # another request with the key is running: 409, safe to retry
+    COMPLETED = "completed"  # replay the stored response
+    MISMATCH = "mismatch"  # the key was used with another request: 422
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    outcome: IdempotencyClaimOutcome
+    response: StoredResponse | None = None
+
+
+class IdempotencyKeyRepository(Protocol):
+    def claim(
+        self, merchant_id: UUID, key: str, fingerprint: str, *, now: datetime, lock_for_seconds: int
+    ) -> IdempotencyClaim:
+        """Take the key for this request, or say why not; a lapsed in-progress claim may be taken over."""
+        ...
+
+    def complete(self, merchant_id: UUID, key: str, response: StoredResponse, at: datetime) -> None: ...
+    def release(self, merchant_id: UUID, key: str) -> None:
+        """Forget an in-progress claim whose request changed nothing (it failed validation)."""
+        ...
+
+    def prune(self, created_before: datetime, limit: int) -> int: ...
 
 
 class OutboxRepository(Protocol):
@@ -110,6 +179,10 @@ class UnitOfWork(Protocol):
     def payables(self) -> PayableRepository: ...
     @property
     def outbox(self) -> OutboxRepository: ...
+    @property
+    def refunds(self) -> RefundRepository: ...
+    @property
+    def idempotency_keys(self) -> IdempotencyKeyRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -180,3 +253,6 @@ class Authorization:
 
 class Acquirer(Protocol):
     def authorize(self, card: CardForAuthorization, amount: int, currency: str) -> Authorization: ...
+    def status(self, reference: str, authorized_at: datetime) -> Authorization:
+        """Ask again about an authorisation that had no definite answer (a time-out)."""
+        ...

@@ -16,6 +16,7 @@ from psp.domain.transactions import METHOD_RULES, PaymentMethod, Transaction, Tr
 from psp.lib.errors import ErrorDetail, NotFound, ServiceUnavailable, ValidationFailed
 from psp.repositories.ports import Acquirer, Authorization, AuthorizationOutcome, UnitOfWork
 from psp.services.clock import Clock
+from psp.services.idempotency import OnCommit
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def create_transaction(
     acquirer: Acquirer,
     clock: Clock,
     fingerprint_key: bytes,
+    on_commit: OnCommit[Transaction] | None = None,
 ) -> Transaction:
     """Validate, authorise and record a card transaction with its outbox event in one DB transaction."""
     now = clock()
@@ -66,6 +68,8 @@ def create_transaction(
         uow.transactions.add(transaction)
         if transaction.status is not TransactionStatus.PROCESSING:
             uow.outbox.add(transaction_event(transaction))
+        if on_commit is not None:
+            on_commit(uow, transaction)  # e.g. the idempotent response, kept with the effect or not at all
         uow.commit()
     return transaction
 
@@ -139,4 +143,5 @@ def _transaction_from(
         decline_code=authorization.decline_code if status is TransactionStatus.DECLINED else None,
         created_at=now,
         updated_at=now,
+        acquirer_reference=authorization.reference,
     )

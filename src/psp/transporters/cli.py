@@ -32,9 +32,11 @@ from psp.domain.merchants import SECRET_KEY_MODES
 from psp.lib.errors import ConfigurationError, PSPError
 from psp.lib.logging import configure_logging
 from psp.services import merchants as merchant_service
+from psp.services.idempotency import prune_expired_keys
 from psp.services.settlement import SettlementReport
 from psp.transporters import dev
 from psp.transporters.cli_queues import queues, relay
+from psp.transporters.jobs.processing import RESOLUTION_CHUNK_SIZE, describe_resolution, resolve
 from psp.transporters.jobs.scheduler import run_scheduler
 from psp.transporters.jobs.settle import describe_report, settle
 from psp.transporters.workers.payables import run_payables_worker
@@ -177,6 +179,31 @@ def jobs_settle(run_date: datetime | None) -> None:
         )
     for line in describe_report(report):
         click.echo(line)
+
+
+@jobs.command("resolve-processing")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 10_000),
+    default=RESOLUTION_CHUNK_SIZE,
+    show_default=True,
+    help="Transactions claimed per database transaction.",
+)
+def jobs_resolve_processing(chunk_size: int) -> None:
+    """Ask the acquirer again about processing transactions; never moves one without a definite answer."""
+    with command_container("psp-resolve", statement_timeout_ms=BACKGROUND_STATEMENT_TIMEOUT_MS) as container:
+        report = resolve(container, chunk_size=chunk_size)
+    for line in describe_resolution(report):
+        click.echo(line)
+
+
+@jobs.command("prune-idempotency-keys")
+def jobs_prune_idempotency_keys() -> None:
+    """Delete idempotency keys (and stored responses) older than PSP_IDEMPOTENCY_KEY_TTL_DAYS."""
+    with command_container("psp-prune", statement_timeout_ms=BACKGROUND_STATEMENT_TIMEOUT_MS) as container:
+        ttl_days = container.settings.idempotency_key_ttl_days
+        pruned = prune_expired_keys(ttl_days, uow_factory=container.uow_factory, clock=container.clock)
+    click.echo(f"Pruned {pruned} idempotency key(s) older than {ttl_days} day(s).")
 
 
 def echo_progress(report: SettlementReport, chunk_size: int) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -85,6 +86,8 @@ transactions = Table(
     Column("status", String(16), nullable=False),
     Column("fee_bps", Integer, nullable=False),
     Column("decline_code", String(64), nullable=True),
+    Column("amount_refunded", BigInteger, nullable=False, server_default=text("0")),
+    Column("acquirer_reference", String(64), nullable=True),
     Column("card_brand", String(16), nullable=False),
     Column("card_first_six", String(6), nullable=False),
     Column("card_last_four", String(4), nullable=False),
@@ -99,7 +102,11 @@ transactions = Table(
     CheckConstraint("payment_method IN ('debit_card', 'credit_card')", name="payment_method_known"),
     CheckConstraint("installments BETWEEN 1 AND 12", name="installments_range"),
     CheckConstraint("payment_method = 'credit_card' OR installments = 1", name="installments_only_on_credit"),
-    CheckConstraint("status IN ('processing', 'declined', 'waiting_funds', 'paid')", name="status_known"),
+    CheckConstraint(
+        "status IN ('processing', 'declined', 'waiting_funds', 'paid', 'refunded')", name="status_known"
+    ),
+    CheckConstraint("amount_refunded BETWEEN 0 AND amount", name="amount_refunded_within_amount"),
+    CheckConstraint("(status = 'refunded') = (amount_refunded = amount)", name="refunded_iff_fully"),
     CheckConstraint("(status = 'declined') = (decline_code IS NOT NULL)", name="decline_code_iff_declined"),
     CheckConstraint("fee_bps BETWEEN 0 AND 10000", name="fee_bps_range"),
     CheckConstraint("card_first_six ~ '^[0-9]{6}$'", name="card_first_six_digits"),
@@ -129,11 +136,15 @@ payables = Table(
     _timestamp("paid_at", nullable=True),
     _timestamp("created_at"),
     UniqueConstraint("transaction_id", "installment"),
-    CheckConstraint("installment BETWEEN 1 AND 12", name="installment_range"),
+    # Installments 1..12 owe money (never below zero; zero once refunded in full); adjustments (101 and up)
+    # take back refunded money already paid out: negative, fee-free and paid at once.
+    CheckConstraint(
+        "(installment BETWEEN 1 AND 12 AND amount >= 0 AND fee >= 0 AND net_amount >= 0)"
+        " OR (installment > 100 AND amount < 0 AND fee = 0 AND status = 'paid')",
+        name="installment_or_adjustment",
+    ),
     CheckConstraint("status IN ('waiting_funds', 'paid')", name="status_known"),
     CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_at_iff_paid"),
-    CheckConstraint("amount > 0", name="amount_positive"),
-    CheckConstraint("fee >= 0 AND net_amount >= 0", name="fee_and_net_not_negative"),
     CheckConstraint("fee + net_amount = amount", name="fee_plus_net_is_gross"),
     CheckConstraint(f"currency {CURRENCY_CHECK}", name="currency_iso"),
     Index("ix_payables_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
@@ -182,4 +193,40 @@ outbox = Table(
     ),
     Index("ix_outbox_unpublished", "created_at", "id", postgresql_where=text("published_at IS NULL")),
     Index("ix_outbox_aggregate", "aggregate_id"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    Column("transaction_id", UUID(as_uuid=True), ForeignKey("transactions.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    _timestamp("created_at"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint(f"currency {CURRENCY_CHECK}", name="currency_iso"),
+    Index("ix_refunds_transaction_recent", "transaction_id", text("created_at DESC"), text("id DESC")),
+    Index("ix_refunds_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    # A keyed HMAC of method, path and body: the body holds card data, so never a plain hash of it.
+    Column("request_fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("response_status", SmallInteger, nullable=True),
+    Column("response_body", LargeBinary, nullable=True),
+    _timestamp("locked_until"),
+    _timestamp("created_at"),
+    _timestamp("completed_at", nullable=True),
+    CheckConstraint("state IN ('in_progress', 'completed')", name="state_known"),
+    CheckConstraint(
+        "(state = 'completed') = (response_status IS NOT NULL AND response_body IS NOT NULL)",
+        name="response_iff_completed",
+    ),
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )

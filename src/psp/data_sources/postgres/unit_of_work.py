@@ -10,9 +10,11 @@ from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from psp.lib.errors import ServiceUnavailable
+from psp.repositories.postgres.idempotency import PostgresIdempotencyKeyRepository
 from psp.repositories.postgres.merchants import PostgresApiKeyRepository, PostgresMerchantRepository
 from psp.repositories.postgres.outbox import PostgresOutboxRepository
 from psp.repositories.postgres.payables import PostgresPayableRepository
+from psp.repositories.postgres.refunds import PostgresRefundRepository
 from psp.repositories.postgres.transactions import PostgresTransactionRepository
 
 
@@ -22,6 +24,8 @@ class PostgresUnitOfWork:
     transactions: PostgresTransactionRepository
     payables: PostgresPayableRepository
     outbox: PostgresOutboxRepository
+    idempotency_keys: PostgresIdempotencyKeyRepository
+    refunds: PostgresRefundRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -40,6 +44,8 @@ class PostgresUnitOfWork:
         self.transactions = PostgresTransactionRepository(connection)
         self.payables = PostgresPayableRepository(connection)
         self.outbox = PostgresOutboxRepository(connection)
+        self.idempotency_keys = PostgresIdempotencyKeyRepository(connection)
+        self.refunds = PostgresRefundRepository(connection)
         return self
 
     def __exit__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 import threading
 from collections import defaultdict
@@ -14,9 +15,11 @@ from uuid import UUID
 
 from psp.domain.events import OutboxEvent
 from psp.domain.merchants import ApiKey, Merchant
-from psp.domain.pagination import Listable, Page, PageRequest
+from psp.domain.pagination import Cursor, Listable, Page, PageRequest
 from psp.domain.payables import Balance, BalanceLine, Payable, PayableStatus
+from psp.domain.refunds import Refund
 from psp.domain.transactions import Transaction, TransactionStatus
+from psp.repositories.memory.idempotency import IdempotencyRecords, InMemoryIdempotencyKeyRepository
 from psp.repositories.ports import CurrencyTotals, PayableFilters, SettledChunk
 
 T = TypeVar("T", bound=Listable)
@@ -32,6 +35,8 @@ class InMemoryStore:
     payables: dict[UUID, Payable] = field(default_factory=dict)
     outbox: list[OutboxEvent] = field(default_factory=list)
     published: dict[UUID, datetime] = field(default_factory=dict)  # relayed outbox events, by id
+    refunds: dict[UUID, Refund] = field(default_factory=dict)
+    idempotency_keys: IdempotencyRecords = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def uow(self) -> InMemoryUnitOfWork:
@@ -120,6 +125,28 @@ class InMemoryTransactionRepository:
                 marked += 1
         return marked
 
+    def get_for_update(self, merchant_id: UUID, transaction_id: UUID) -> Transaction | None:
+        return self.get(merchant_id, transaction_id)  # one unit of work at a time: nothing to lock
+
+    def update(self, transaction: Transaction) -> None:
+        stored = self._staged.transactions[transaction.id]
+        self._staged.transactions[transaction.id] = replace(
+            stored,
+            status=transaction.status,
+            amount_refunded=transaction.amount_refunded,
+            decline_code=transaction.decline_code,
+            updated_at=transaction.updated_at,
+        )
+
+    def claim_processing(self, limit: int, after: Cursor | None = None) -> builtins.list[Transaction]:
+        processing = sorted(
+            (t for t in self._staged.transactions.values() if t.status is TransactionStatus.PROCESSING),
+            key=lambda t: (t.created_at, t.id),
+        )
+        if after is not None:
+            processing = [t for t in processing if (t.created_at, t.id) > (after.created_at, after.id)]
+        return processing[:limit]
+
 
 class InMemoryPayableRepository:
     def __init__(self, staged: InMemoryStore) -> None:
@@ -169,6 +196,19 @@ class InMemoryPayableRepository:
 
         return Balance(available=lines(PayableStatus.PAID), waiting_funds=lines(PayableStatus.WAITING_FUNDS))
 
+    def list_for_transaction_for_update(self, transaction_id: UUID) -> builtins.list[Payable]:
+        return sorted(
+            (p for p in self._staged.payables.values() if p.transaction_id == transaction_id),
+            key=lambda p: p.installment,
+        )
+
+    def update_amounts(self, payables: Sequence[Payable]) -> None:
+        for payable in payables:
+            stored = self._staged.payables[payable.id]
+            self._staged.payables[payable.id] = replace(
+                stored, amount=payable.amount, fee=payable.fee, net_amount=payable.net_amount
+            )
+
     def settle_due(self, run_date: date, limit: int, at: datetime) -> SettledChunk:
         due = sorted(
             (
@@ -210,6 +250,28 @@ class InMemoryOutboxRepository:
         return sum(1 for event in self._staged.outbox if event.id not in self._staged.published)
 
 
+class InMemoryRefundRepository:
+    def __init__(self, staged: InMemoryStore) -> None:
+        self._staged = staged
+
+    def add(self, refund: Refund) -> None:
+        self._staged.refunds[refund.id] = refund
+
+    def get(self, merchant_id: UUID, refund_id: UUID) -> Refund | None:
+        refund = self._staged.refunds.get(refund_id)
+        return refund if refund is not None and refund.merchant_id == merchant_id else None
+
+    def list_for_transaction(
+        self, merchant_id: UUID, transaction_id: UUID, page: PageRequest
+    ) -> Page[Refund]:
+        mine = (
+            r
+            for r in self._staged.refunds.values()
+            if r.merchant_id == merchant_id and r.transaction_id == transaction_id
+        )
+        return _page(mine, page)
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the store; ``commit`` swaps the copy in.
 
@@ -231,12 +293,16 @@ class InMemoryUnitOfWork:
                 payables=dict(self._store.payables),
                 outbox=copy.copy(self._store.outbox),
                 published=dict(self._store.published),
+                idempotency_keys=dict(self._store.idempotency_keys),
+                refunds=dict(self._store.refunds),
             )
         self.merchants = InMemoryMerchantRepository(self._staged)
         self.api_keys = InMemoryApiKeyRepository(self._staged)
         self.transactions = InMemoryTransactionRepository(self._staged)
         self.payables = InMemoryPayableRepository(self._staged)
         self.outbox = InMemoryOutboxRepository(self._staged)
+        self.idempotency_keys = InMemoryIdempotencyKeyRepository(self._staged.idempotency_keys)
+        self.refunds = InMemoryRefundRepository(self._staged)
         return self
 
     def __exit__(
@@ -257,6 +323,8 @@ class InMemoryUnitOfWork:
             self._store.payables = self._staged.payables
             self._store.outbox = self._staged.outbox
             self._store.published = self._staged.published
+            self._store.idempotency_keys = self._staged.idempotency_keys
+            self._store.refunds = self._staged.refunds
         self.committed = True
 
     def rollback(self) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from psp.data_sources.postgres.tables import payables
@@ -83,6 +84,31 @@ class PostgresPayableRepository:
         for status, currency, total in self._connection.execute(query):
             lines[status].append(BalanceLine(amount=int(total), currency=currency))
         return Balance(available=lines[PayableStatus.PAID], waiting_funds=lines[PayableStatus.WAITING_FUNDS])
+
+    def list_for_transaction_for_update(self, transaction_id: UUID) -> builtins.list[Payable]:
+        query = (
+            select(payables)
+            .where(payables.c.transaction_id == transaction_id)
+            .order_by(payables.c.installment)
+            .with_for_update()
+        )
+        return [payable_from_row(row._mapping) for row in self._connection.execute(query)]
+
+    def update_amounts(self, changed: Sequence[Payable]) -> None:
+        if not changed:
+            return
+        statement = (
+            update(payables)
+            .where(payables.c.id == bindparam("payable_id"))
+            .values(amount=bindparam("new_amount"), fee=bindparam("new_fee"), net_amount=bindparam("new_net"))
+        )
+        self._connection.execute(
+            statement,
+            [
+                {"payable_id": p.id, "new_amount": p.amount, "new_fee": p.fee, "new_net": p.net_amount}
+                for p in changed
+            ],
+        )
 
     def settle_due(self, run_date: date, limit: int, at: datetime) -> SettledChunk:
         rows = self._connection.execute(_SETTLE_DUE, {"run_date": run_date, "limit": limit, "at": at}).all()

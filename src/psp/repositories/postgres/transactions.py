@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, select, text, tuple_, update
 
 from psp.data_sources.postgres.tables import transactions
 from psp.domain.cards import Card
-from psp.domain.pagination import Page, PageRequest
+from psp.domain.pagination import Cursor, Page, PageRequest
 from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
 from psp.repositories.postgres.pagination import fetch_page
 
@@ -55,6 +56,40 @@ class PostgresTransactionRepository:
         self._connection.execute(_LOCK_WAITING, {"ids": ids})
         return self._connection.execute(_MARK_PAID, {"ids": ids, "at": at}).rowcount
 
+    def get_for_update(self, merchant_id: UUID, transaction_id: UUID) -> Transaction | None:
+        query = (
+            select(transactions)
+            .where(transactions.c.id == transaction_id, transactions.c.merchant_id == merchant_id)
+            .with_for_update()
+        )
+        row = self._connection.execute(query).first()
+        return None if row is None else transaction_from_row(row._mapping)
+
+    def update(self, transaction: Transaction) -> None:
+        self._connection.execute(
+            update(transactions)
+            .where(transactions.c.id == transaction.id)
+            .values(
+                status=transaction.status.value,
+                amount_refunded=transaction.amount_refunded,
+                decline_code=transaction.decline_code,
+                updated_at=transaction.updated_at,
+            )
+        )
+
+    def claim_processing(self, limit: int, after: Cursor | None = None) -> builtins.list[Transaction]:
+        query = select(transactions).where(transactions.c.status == TransactionStatus.PROCESSING.value)
+        if after is not None:
+            query = query.where(
+                tuple_(transactions.c.created_at, transactions.c.id) > tuple_(after.created_at, after.id)
+            )
+        query = (
+            query.order_by(transactions.c.created_at, transactions.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [transaction_from_row(row._mapping) for row in self._connection.execute(query)]
+
 
 def transaction_row(transaction: Transaction) -> dict[str, object]:
     card = transaction.card
@@ -78,6 +113,8 @@ def transaction_row(transaction: Transaction) -> dict[str, object]:
         "card_fingerprint": card.fingerprint,
         "created_at": transaction.created_at,
         "updated_at": transaction.updated_at,
+        "amount_refunded": transaction.amount_refunded,
+        "acquirer_reference": transaction.acquirer_reference,
     }
 
 
@@ -104,4 +141,6 @@ def transaction_from_row(row: Any) -> Transaction:
         decline_code=row["decline_code"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        amount_refunded=row["amount_refunded"],
+        acquirer_reference=row["acquirer_reference"],
     )

@@ -9,11 +9,14 @@ from psp.bootstrap import Container, bootstrap
 from psp.config import Settings
 from psp.lib.logging import configure_logging
 from psp.transporters.rest.blueprints.balance import balance_blueprint
+from psp.transporters.rest.blueprints.docs import docs_blueprint
 from psp.transporters.rest.blueprints.health import health_blueprint
 from psp.transporters.rest.blueprints.payables import payables_blueprint
+from psp.transporters.rest.blueprints.refunds import refunds_blueprint
 from psp.transporters.rest.blueprints.transactions import transactions_blueprint
 from psp.transporters.rest.context import EXTENSION
 from psp.transporters.rest.errors import install_error_handlers
+from psp.transporters.rest.idempotency import install_idempotency
 from psp.transporters.rest.middlewares import install_middlewares
 
 
@@ -27,15 +30,17 @@ def create_app(container: Container | None = None) -> Flask:
         settings = Settings.from_env()
         configure_logging(settings.log_format, settings.log_level)
         container = bootstrap(settings, application_name="psp-api")
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # an API: no static files, no /static route
     # One byte over the limit: werkzeug silently truncates a chunked body at this cap, so reading up to
     # limit + 1 bytes is how the body middleware tells "exactly the limit" from "over it".
     app.config["MAX_CONTENT_LENGTH"] = container.settings.max_body_bytes + 1
     app.extensions[EXTENSION] = container
     app.json = _JSONProvider(app)
     install_middlewares(app)
+    install_idempotency(app)  # after the middlewares: it needs the principal and the parsed body
     install_error_handlers(app)
     app.register_blueprint(health_blueprint())
+    app.register_blueprint(docs_blueprint())
     app.register_blueprint(api_blueprint())
     return app
 
@@ -46,4 +51,5 @@ def api_blueprint() -> Blueprint:
     api.register_blueprint(transactions_blueprint())
     api.register_blueprint(payables_blueprint())
     api.register_blueprint(balance_blueprint())
+    api.register_blueprint(refunds_blueprint())
     return api

@@ -10,10 +10,11 @@ import json
 import re
 import secrets
 import time
-from typing import Any, Final, NoReturn
+from collections.abc import Callable
+from typing import Any, Final, NoReturn, TypeVar
 
 import structlog
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from psp.lib.errors import InvalidRequestError, PayloadTooLarge, UnsupportedMediaType
 from psp.lib.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -22,6 +23,7 @@ from psp.transporters.rest.context import current_container
 
 REQUEST_ID_HEADER: Final = "Request-Id"
 API_PREFIX: Final = "/v1/"
+PUBLIC_API_PATHS: Final = frozenset({"/v1/openapi.json"})  # the API's description needs no key
 BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 _CLIENT_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _UTF8: Final = frozenset({"utf-8", "utf8"})
@@ -73,7 +75,7 @@ def body_too_large(limit: int) -> PayloadTooLarge:
 
 def authenticate_api_request() -> None:
     """Every ``/v1`` route needs ``Authorization: Bearer sk_...``; the principal goes to ``g``."""
-    if not request.path.startswith(API_PREFIX):
+    if not request.path.startswith(API_PREFIX) or request.path in PUBLIC_API_PATHS:
         return
     principal = principal_from_header(request.headers.get("Authorization"), uow=current_container().uow())
     g.principal = principal
@@ -89,7 +91,9 @@ def parse_json_body() -> None:
         raise UnsupportedMediaType(
             "send the body as JSON with 'Content-Type: application/json'", code="unsupported_media_type"
         )
-    g.json_body = parse_json_object(read_body())
+    raw = read_body()
+    # A route may take an empty body as ``{}`` (a refund of everything); the content type still applies.
+    g.json_body = {} if not raw and _empty_body_allowed() else parse_json_object(raw)
 
 
 def read_body() -> bytes:
@@ -165,3 +169,18 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(result) != len(pairs):
         raise ValueError("duplicate key")  # which value would win is parser-specific: refuse
     return result
+
+
+EMPTY_BODY_ALLOWED: Final = "psp_empty_body_allowed"
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def allow_empty_body(view: View) -> View:
+    """Mark a view whose JSON body is optional: an empty body reaches it as ``{}``."""
+    setattr(view, EMPTY_BODY_ALLOWED, True)
+    return view
+
+
+def _empty_body_allowed() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, EMPTY_BODY_ALLOWED, False))

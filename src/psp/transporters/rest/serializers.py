@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from psp.domain.cards import Card
 from psp.domain.pagination import Listable, Page
 from psp.domain.payables import Balance, BalanceLine, Payable
+from psp.domain.refunds import Refund
 from psp.domain.transactions import Transaction
 
 T = TypeVar("T", bound=Listable)
@@ -37,6 +38,7 @@ def transaction_json(transaction: Transaction) -> dict[str, Any]:
         "payment_method": transaction.payment_method.value,
         "installments": transaction.installments,
         "status": transaction.status.value,
+        "amount_refunded": transaction.amount_refunded,
         "decline_code": transaction.decline_code,
         "card": card_json(transaction.card),
         "created_at": timestamp(transaction.created_at),
@@ -71,6 +73,17 @@ def payable_json(payable: Payable) -> dict[str, Any]:
         "payment_date": day(payable.payment_date),
         "paid_at": optional_timestamp(payable.paid_at),
         "created_at": timestamp(payable.created_at),
+    }
+
+
+def refund_json(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": str(refund.id),
+        "object": "refund",
+        "transaction_id": str(refund.transaction_id),
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "created_at": timestamp(refund.created_at),
     }
 
 

@@ -9,8 +9,16 @@ from flask import Blueprint, Response, request
 
 from psp.domain.transactions import Transaction, TransactionStatus
 from psp.lib.errors import CardDeclined
+from psp.repositories.ports import StoredResponse
 from psp.services import transactions as service
-from psp.transporters.rest.context import current_container, current_principal, json_body, json_response
+from psp.transporters.rest.context import (
+    current_container,
+    current_principal,
+    current_request_id,
+    json_body,
+    json_response,
+)
+from psp.transporters.rest.idempotency import Recording, encoded
 from psp.transporters.rest.paths import id_from_path
 from psp.transporters.rest.serializers import list_json, transaction_json
 from psp.validators.lists import parse_page_request
@@ -33,6 +41,7 @@ def transactions_blueprint() -> Blueprint:
 
 def create_transaction() -> Response:
     container = current_container()
+    recording = Recording(outcome_response)
     transaction = service.create_transaction(
         parse_new_transaction(json_body()),
         current_principal(),
@@ -40,24 +49,27 @@ def create_transaction() -> Response:
         acquirer=container.acquirer,
         clock=container.clock,
         fingerprint_key=container.settings.card_fingerprint_key,
+        on_commit=recording.hook(),
     )
     structlog.contextvars.bind_contextvars(transaction_id=str(transaction.id))
-    return outcome_response(transaction)
+    headers = {"Location": f"/v1/transactions/{transaction.id}"} if transaction.is_approved else None
+    return recording.send(transaction, headers)
 
 
-def outcome_response(transaction: Transaction) -> Response:
+def outcome_response(transaction: Transaction) -> StoredResponse:
     """201 approved, 202 still processing, 402 declined (the recorded transaction rides in the error)."""
     body = transaction_json(transaction)
     if transaction.status is TransactionStatus.DECLINED:
         code = transaction.decline_code or "card_declined"
-        raise CardDeclined(
+        error = CardDeclined(
             DECLINE_MESSAGES.get(code, DECLINE_MESSAGES["card_declined"]),
             code=code,
             extra={"transaction": body},
         )
+        return StoredResponse(error.http_status, encoded(error.to_dict(current_request_id())))
     if transaction.status is TransactionStatus.PROCESSING:
-        return json_response(body, 202)
-    return json_response(body, 201, {"Location": f"/v1/transactions/{transaction.id}"})
+        return StoredResponse(202, encoded(body))
+    return StoredResponse(201, encoded(body))
 
 
 def list_transactions() -> Response:
