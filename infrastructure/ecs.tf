@@ -96,6 +96,24 @@ locals {
       stop_timeout = 120
       extra        = {}
     }
+    resolve_processing = {
+      command      = ["psp", "jobs", "resolve-processing"]
+      role         = "jobs"
+      cpu          = var.jobs.cpu
+      memory       = var.jobs.memory
+      environment  = local.psp_environment
+      stop_timeout = 120
+      extra        = {}
+    }
+    prune_idempotency_keys = {
+      command      = ["psp", "jobs", "prune-idempotency-keys"]
+      role         = "jobs"
+      cpu          = var.jobs.cpu
+      memory       = var.jobs.memory
+      environment  = local.psp_environment
+      stop_timeout = 120
+      extra        = {}
+    }
     migrate = {
       command      = ["psp", "db", "upgrade"]
       role         = "jobs"

@@ -3,8 +3,8 @@
 #   api:    read the payables queue's attributes (readiness check), nothing else.
 #   relay:  send to the payables queue; publish the PSP/OutboxBacklog metric.
 #   worker: receive/delete/extend messages on the payables queue; read the DLQ's attributes.
-#   jobs:   (settle, migrate) database only, which needs no AWS permission.
-#   scheduler: run the settle task definition in this cluster; dead-letter failed invocations.
+#   jobs:   (settle, resolve_processing, prune_idempotency_keys, migrate) database only: no AWS permission.
+#   scheduler: run the scheduled jobs' task definitions in this cluster; dead-letter failed invocations.
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -180,9 +180,9 @@ resource "aws_iam_role" "scheduler" {
 
 data "aws_iam_policy_document" "scheduler" {
   statement {
-    sid       = "RunSettlement"
+    sid       = "RunScheduledJobs"
     actions   = ["ecs:RunTask"]
-    resources = ["${aws_ecs_task_definition.psp["settle"].arn_without_revision}:*"]
+    resources = [for job in keys(local.scheduled_jobs) : "${aws_ecs_task_definition.psp[job].arn_without_revision}:*"]
 
     condition {
       test     = "ArnEquals"
@@ -192,7 +192,7 @@ data "aws_iam_policy_document" "scheduler" {
   }
 
   statement {
-    sid       = "TagSettlementTasks"
+    sid       = "TagScheduledTasks"
     actions   = ["ecs:TagResource"]
     resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${aws_ecs_cluster.main.name}/*"]
 
@@ -204,7 +204,7 @@ data "aws_iam_policy_document" "scheduler" {
   }
 
   statement {
-    sid       = "PassSettlementRoles"
+    sid       = "PassScheduledJobRoles"
     actions   = ["iam:PassRole"]
     resources = [aws_iam_role.execution.arn, aws_iam_role.task["jobs"].arn]
 
@@ -229,7 +229,7 @@ data "aws_iam_policy_document" "scheduler" {
 }
 
 resource "aws_iam_role_policy" "scheduler" {
-  name   = "run-settlement"
+  name   = "run-scheduled-jobs"
   role   = aws_iam_role.scheduler.id
   policy = data.aws_iam_policy_document.scheduler.json
 }

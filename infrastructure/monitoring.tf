@@ -153,7 +153,7 @@ resource "aws_cloudwatch_metric_alarm" "outbox_backlog" {
 
 resource "aws_cloudwatch_metric_alarm" "scheduler_dlq_depth" {
   alarm_name          = "${local.name}-settlement-schedule-failed"
-  alarm_description   = "EventBridge Scheduler could not start `psp jobs settle`; run it by hand (README) and inspect the scheduler DLQ."
+  alarm_description   = "EventBridge Scheduler could not start a scheduled job (settle, resolve-processing, prune-idempotency-keys); run it by hand (README) and inspect the scheduler DLQ."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.scheduler_dlq.name }

@@ -33,7 +33,7 @@ output "ecs_services" {
 }
 
 output "task_definition_families" {
-  description = "Task definition family per process (api, relay, worker, settle, migrate)."
+  description = "Task definition family per process (api, relay, worker, the scheduled jobs, migrate)."
   value       = { for key, task in aws_ecs_task_definition.psp : key => task.family }
 }
 

@@ -1,12 +1,34 @@
-# Daily settlement: EventBridge Scheduler runs the `settle` task definition (`psp jobs settle`, which
-# settles everything due up to today, so a missed run is caught up by the next one; running it twice
-# settles nothing twice). The schedule is evaluated in the settlement time zone, daylight saving
-# included. The task definition is referenced without a revision: each run uses the latest one.
-resource "aws_scheduler_schedule" "settle" {
-  name        = "${local.name}-settle"
-  description = "psp jobs settle, daily at ${var.settlement_time} ${var.settlement_timezone}"
+# The scheduled jobs: EventBridge Scheduler runs each one's task definition.
+# - settle: daily (`psp jobs settle` settles everything due up to today, so a missed run is caught up by
+#   the next one; running it twice settles nothing twice), evaluated in the settlement time zone,
+#   daylight saving included;
+# - resolve_processing: every 5 minutes, asks the acquirer about transactions it timed out on;
+# - prune_idempotency_keys: daily, deletes keys older than PSP_IDEMPOTENCY_KEY_TTL_DAYS.
+# Every job is safe to run twice or concurrently. Task definitions are referenced without a revision:
+# each run uses the latest one.
+locals {
+  scheduled_jobs = {
+    settle = {
+      description = "psp jobs settle, daily at ${var.settlement_time} ${var.settlement_timezone}"
+      expression  = "cron(${local.settlement_minute} ${local.settlement_hour} * * ? *)"
+    }
+    resolve_processing = {
+      description = "psp jobs resolve-processing, every 5 minutes"
+      expression  = "rate(5 minutes)"
+    }
+    prune_idempotency_keys = {
+      description = "psp jobs prune-idempotency-keys, daily at 03:30 ${var.settlement_timezone}"
+      expression  = "cron(30 3 * * ? *)"
+    }
+  }
+}
 
-  schedule_expression          = "cron(${local.settlement_minute} ${local.settlement_hour} * * ? *)"
+resource "aws_scheduler_schedule" "job" {
+  for_each    = local.scheduled_jobs
+  name        = "${local.name}-${replace(each.key, "_", "-")}"
+  description = each.value.description
+
+  schedule_expression          = each.value.expression
   schedule_expression_timezone = var.settlement_timezone
   kms_key_arn                  = aws_kms_key.psp.arn
 
@@ -19,7 +41,7 @@ resource "aws_scheduler_schedule" "settle" {
     role_arn = aws_iam_role.scheduler.arn
 
     ecs_parameters {
-      task_definition_arn     = aws_ecs_task_definition.psp["settle"].arn_without_revision
+      task_definition_arn     = aws_ecs_task_definition.psp[each.key].arn_without_revision
       launch_type             = "FARGATE"
       platform_version        = "LATEST"
       task_count              = 1

@@ -48,6 +48,8 @@ PSP_COMMANDS = {
     ("psp", "relay"),
     ("psp", "worker", "payables"),
     ("psp", "jobs", "settle"),
+    ("psp", "jobs", "resolve-processing"),
+    ("psp", "jobs", "prune-idempotency-keys"),
     ("psp", "db", "upgrade"),
     ("psp", "queues", "create"),
     ("psp", "scheduler"),

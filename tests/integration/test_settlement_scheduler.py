@@ -22,6 +22,7 @@ from psp.bootstrap import Container
 from psp.services.merchants import Onboarded
 from psp.transporters.jobs.scheduler import next_run_at, run_scheduler
 from psp.transporters.workers.shutdown import Shutdown
+from tests.integration.test_refunds_and_processing import timed_out
 from tests.integration.test_settlement import credit_transaction, days_ago, record_with_payables
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
@@ -120,3 +121,28 @@ def test_the_scheduler_process_settles_what_is_due_and_exits_zero_on_sigterm(
 
     assert exit_code == 0
     assert "scheduler.stopped" in (tmp_path / "scheduler.log").read_text()
+
+
+def test_the_scheduler_asks_about_stuck_transactions_on_its_minutely_turn(
+    container: Container, merchant: Onboarded
+) -> None:
+    stuck = timed_out(container, merchant, minutes_ago=5)  # past the simulator's resolution delay
+    shutdown = Shutdown()
+    scheduler = threading.Thread(target=run_scheduler, args=(container,), kwargs={"shutdown": shutdown})
+
+    scheduler.start()
+    try:
+        wait_for(lambda: status_of(container.engine, stuck.id) == "waiting_funds", timeout=5)
+    finally:
+        shutdown.request()
+        scheduler.join(timeout=5)
+    assert not scheduler.is_alive()
+
+
+def status_of(engine: Engine, transaction_id: UUID) -> str:
+    with engine.connect() as connection:
+        return str(
+            connection.execute(
+                text("SELECT status FROM transactions WHERE id = :id"), {"id": transaction_id}
+            ).scalar_one()
+        )

@@ -1,17 +1,23 @@
-"""The built-in scheduler: settle at start-up (catching up whatever was missed), then once a day.
+"""The built-in scheduler, for ``psp dev`` and small deployments (in AWS, EventBridge runs the jobs).
 
-In AWS an EventBridge schedule runs ``psp jobs settle`` instead; this is what ``psp dev`` and small
-deployments use. Settlement is safe to run twice or concurrently, so an overlap with a manual run is fine.
+- settlement at start-up (catching up whatever was missed), then daily at ``PSP_SETTLEMENT_TIME``, with
+  the pruning of expired idempotency keys after it;
+- stuck (``processing``) transactions asked about again every minute.
+
+Every job is safe to run twice or concurrently, so an overlap with a manual run is fine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta, tzinfo
 
 import structlog
 
 from psp.bootstrap import Container
+from psp.services.idempotency import prune_expired_keys
 from psp.services.settlement import SettlementReport
+from psp.transporters.jobs.processing import resolve
 from psp.transporters.jobs.settle import settle
 from psp.transporters.workers.shutdown import Shutdown
 
@@ -37,17 +43,41 @@ def next_run_at(now: datetime, at: time, zone: tzinfo) -> datetime:
 
 
 def run_scheduler(container: Container, *, shutdown: Shutdown) -> None:
-    """Settle now, then every day at ``PSP_SETTLEMENT_TIME``, until asked to stop."""
+    """Run the daily jobs now and at ``PSP_SETTLEMENT_TIME``, the minutely ones in between, until stopped."""
     settings = container.settings
     log.info("scheduler.started", settlement_time=settings.settlement_time.isoformat("minutes"))
-    settle_until_done(container, shutdown=shutdown)
+    run_daily_jobs(container, shutdown=shutdown)
     while not shutdown.requested:
         due = next_run_at(container.clock(), settings.settlement_time, settings.settlement_timezone)
         log.info("scheduler.next_run", at=due.isoformat())
         if sleep_until(due, container=container, shutdown=shutdown):
             break
-        settle_until_done(container, shutdown=shutdown)
+        run_daily_jobs(container, shutdown=shutdown)
     log.info("scheduler.stopped")
+
+
+def run_daily_jobs(container: Container, *, shutdown: Shutdown) -> None:
+    settle_until_done(container, shutdown=shutdown)
+    run_guarded(
+        "prune_idempotency_keys",
+        lambda: prune_expired_keys(
+            container.settings.idempotency_key_ttl_days,
+            uow_factory=container.uow_factory,
+            clock=container.clock,
+        ),
+    )
+
+
+def run_minutely_jobs(container: Container) -> None:
+    run_guarded("resolve_processing", lambda: resolve(container))
+
+
+def run_guarded(job: str, run: Callable[[], object]) -> None:
+    """A failing periodic job is logged and tried again at its next turn; it never stops the scheduler."""
+    try:
+        run()
+    except Exception:
+        log.exception("scheduler.job_failed", job=job)
 
 
 def settle_until_done(container: Container, *, shutdown: Shutdown) -> None:
@@ -70,8 +100,9 @@ def settle_until_done(container: Container, *, shutdown: Shutdown) -> None:
 
 
 def sleep_until(moment: datetime, *, container: Container, shutdown: Shutdown) -> bool:
-    """Sleep until ``moment``; return True if a stop was requested meanwhile."""
+    """Wait for ``moment``, running the minutely jobs meanwhile; return True if a stop was requested."""
     while True:
+        run_minutely_jobs(container)
         remaining = (moment - container.clock()).total_seconds()
         if remaining <= 0:
             return shutdown.requested
