@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LINT_PATHS := src tests migrations infrastructure/lint $(wildcard benchmarks)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck unit integration e2e lint-infra bench clean
+.PHONY: help install run test lint lint-infra bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -54,3 +54,6 @@ $(INFRA_STAMP): infrastructure/lint/requirements.txt
 
 lint-infra: $(INFRA_STAMP) ## Terraform parses, checkov clean, Dockerfile/compose/workflow valid, env vars are settings
 	$(INFRA_VENV)/bin/python infrastructure/lint/check.py
+
+bench: $(STAMP) ## benchmarks: psp vs PostgreSQL and bare-Flask ceilings (ARGS="ingest --quick", see benchmarks/README.md)
+	$(BIN)/python -m benchmarks $(ARGS)

@@ -1,0 +1,1 @@
+"""Benchmarks of psp: `python -m benchmarks --help`."""
