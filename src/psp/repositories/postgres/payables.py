@@ -18,7 +18,8 @@ from psp.repositories.ports import CurrencyTotals, PayableFilters, SettledChunk
 from psp.repositories.postgres.pagination import fetch_page
 
 # One statement claims a chunk of due payables (skipping rows a concurrent settler holds), pays them and
-# sums what it paid, so a chunk costs one round trip however large it is.
+# sums what it paid, so a chunk costs one round trip however large it is. ``= ANY(ARRAY(...))`` makes the
+# planner look the chunk up by primary key; a join on the CTE was planned as a scan of the whole table.
 _SETTLE_DUE = text(
     """
     WITH due AS (
@@ -29,7 +30,7 @@ _SETTLE_DUE = text(
         FOR UPDATE SKIP LOCKED
     ), paid AS (
         UPDATE payables AS p SET status = 'paid', paid_at = :at
-        FROM due WHERE p.id = due.id
+        WHERE p.id = ANY(ARRAY(SELECT id FROM due))
         RETURNING p.transaction_id, p.currency, p.amount, p.fee, p.net_amount
     )
     SELECT currency, count(*) AS paid_count, sum(amount) AS gross, sum(fee) AS fee, sum(net_amount) AS net,

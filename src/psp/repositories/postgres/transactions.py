@@ -18,7 +18,8 @@ from psp.repositories.postgres.pagination import fetch_page
 
 # Settlers lock the transactions they touched, in id order (no deadlock), before a second statement
 # checks them: under READ COMMITTED that statement's fresh snapshot sees every payable a concurrent
-# settler committed, so whichever settler finishes last marks the transaction paid.
+# settler committed, so whichever settler finishes last marks the transaction paid. The unpaid ones are
+# found through the (transaction_id, installment) index once per statement, not per candidate row.
 _LOCK_WAITING = text(
     "SELECT id FROM transactions WHERE id = ANY(:ids) AND status = 'waiting_funds' ORDER BY id FOR UPDATE"
 )
@@ -26,7 +27,9 @@ _MARK_PAID = text(
     """
     UPDATE transactions AS t SET status = 'paid', updated_at = :at
     WHERE t.id = ANY(:ids) AND t.status = 'waiting_funds'
-      AND NOT EXISTS (SELECT 1 FROM payables AS p WHERE p.transaction_id = t.id AND p.status <> 'paid')
+      AND t.id <> ALL(ARRAY(
+          SELECT p.transaction_id FROM payables AS p WHERE p.transaction_id = ANY(:ids) AND p.status <> 'paid'
+      ))
     """
 )
 
