@@ -86,9 +86,13 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 @contextlib.contextmanager
-def running_dev(data_dir: Path, port: int, log_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+def running_dev(
+    data_dir: Path, port: int, log_dir: Path, **settings: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """``psp dev`` with only PSP_DATA_DIR and PSP_PORT set; always stopped, children and database too."""
-    environment = psp_environment(data_dir, PSP_PORT=str(port), PSP_WEB_CONCURRENCY="1", PSP_WEB_THREADS="2")
+    environment = psp_environment(
+        data_dir, PSP_PORT=str(port), PSP_WEB_CONCURRENCY="1", PSP_WEB_THREADS="2", **settings
+    )
     stdout = log_dir / "dev.out"
     with (
         stdout.open("wb") as out,
@@ -218,3 +222,40 @@ def test_a_process_killed_while_attached_no_longer_keeps_the_embedded_server_ali
     attachments.write_text(json.dumps([os.getpid(), dead.pid]))
     forget_dead_attachments(attachments)
     assert json.loads(attachments.read_text()) == [os.getpid()]
+
+
+@pytest.mark.slow
+def test_psp_dev_with_the_sqs_backend_runs_its_own_sqs_endpoint_and_relay(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    sqs = {
+        "PSP_QUEUE_BACKEND": "sqs",
+        "PSP_SQS_PAYABLES_QUEUE": "dev-payables",
+        "PSP_SQS_PAYABLES_DLQ": "dev-dlq",
+    }
+    with (
+        running_dev(data_dir, free_port(), tmp_path, **sqs) as (supervisor, stdout),
+        requests.Session() as http,
+    ):
+        wait_for(lambda: BANNER_END in stdout.read_text() or supervisor.poll() is not None, 50, "the banner")
+        assert supervisor.poll() is None, (tmp_path / "dev.err").read_text()
+        banner = banner_of(stdout)
+        http.headers["Authorization"] = f"Bearer {banner['key']}"
+        created = http.post(
+            f"{banner['base']}/v1/transactions",
+            data=banner["body"],
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        payables = wait_for(  # outbox -> relay -> local SQS -> worker -> payables
+            lambda: http.get(f"{banner['base']}/v1/payables", timeout=5).json()["data"], 20, "the payable"
+        )
+        descendants = psutil.Process(supervisor.pid).children(recursive=True)
+        command_lines = {part for process in descendants for part in process.cmdline()}
+        supervisor.send_signal(signal.SIGINT)
+        exit_code = supervisor.wait(timeout=30)
+
+    assert [(p["transaction_id"], p["net_amount"]) for p in payables] == [(created.json()["id"], 2375)]
+    assert exit_code == 0
+    assert {"moto.server", "relay"} <= command_lines
+    assert alive(descendants) == []

@@ -2,8 +2,10 @@
 
 It attaches to the embedded PostgreSQL under ``PSP_DATA_DIR`` (or uses ``PSP_DATABASE_URL``), migrates it,
 makes sure a demo merchant with a working key exists, then supervises the API, the payables worker and
-the scheduler as child processes, restarting any that dies. It stays attached to the database for as long
-as it runs, so ``psp`` commands in another terminal (same ``PSP_DATA_DIR``) reach the same server.
+the scheduler as child processes, restarting any that dies. With ``PSP_QUEUE_BACKEND=sqs`` it also runs
+the relay, and, unless ``PSP_SQS_ENDPOINT_URL`` names one, a local SQS endpoint (moto's server). It stays
+attached to the database for as long as it runs, so ``psp`` commands in another terminal (same
+``PSP_DATA_DIR``) reach the same server.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -47,6 +50,9 @@ MAX_RESTART_DELAY_SECONDS = 30.0
 STABLE_AFTER_SECONDS = 30.0
 SUPERVISE_INTERVAL_SECONDS = 0.25
 READINESS_PROBE_TIMEOUT_SECONDS = 1.0
+LOCAL_SQS_START_TIMEOUT_SECONDS = 20.0
+# moto accepts any credentials; boto3 only needs some to sign requests with.
+LOCAL_SQS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "psp-dev", "AWS_SECRET_ACCESS_KEY": "psp-dev"}
 
 
 def run_dev(settings: Settings) -> int:
@@ -64,8 +70,11 @@ def run_dev(settings: Settings) -> int:
             container.close()
         if shutdown.requested:  # Ctrl-C while the database was starting: nothing to start or stop
             return 0
-        supervisor = Supervisor(child_commands(), {**os.environ, "PSP_DATABASE_URL": database_url})
-        supervisor.start_all()
+        environment = {**os.environ, "PSP_DATABASE_URL": database_url}
+        supervisor = Supervisor([], environment)
+        if settings.queue_backend == "sqs":
+            settings = start_local_sqs_if_needed(settings, supervisor, environment)
+        supervisor.add_and_start(child_commands(settings))
         try:
             supervise_until_stopped(
                 supervisor, settings, shutdown, announce=banner(settings, secret_key, today)
@@ -154,14 +163,68 @@ class ChildCommand:
     argv: list[str]
 
 
-def child_commands() -> list[ChildCommand]:
-    """The API, the payables worker and the scheduler, each a ``psp`` command of this interpreter."""
+def child_commands(settings: Settings) -> list[ChildCommand]:
+    """The API, the payables worker and the scheduler (and with SQS the relay), each a ``psp`` command."""
     psp = [sys.executable, "-m", "psp.transporters.cli"]
-    return [
+    commands = [
         ChildCommand("api", [*psp, "serve"]),
         ChildCommand("worker", [*psp, "worker", "payables"]),
         ChildCommand("scheduler", [*psp, "scheduler"]),
     ]
+    if settings.queue_backend == "sqs":
+        commands.append(ChildCommand("relay", [*psp, "relay"]))
+    return commands
+
+
+# --- a local SQS endpoint -------------------------------------------------------------------------------
+
+
+def start_local_sqs_if_needed(
+    settings: Settings, supervisor: Supervisor, environment: dict[str, str]
+) -> Settings:
+    """With the SQS backend and no endpoint configured, run moto's SQS server on loopback and use it.
+
+    Its queues live in memory: they start empty with each run, which the outbox makes harmless (events
+    not yet relayed are still in the database, and the relay sends them again).
+    """
+    if settings.sqs_endpoint_url is None:
+        port = free_loopback_port()
+        endpoint = f"http://127.0.0.1:{port}"
+        environment.update(PSP_SQS_ENDPOINT_URL=endpoint)
+        for name, value in LOCAL_SQS_CREDENTIALS.items():
+            environment.setdefault(name, value)
+            os.environ.setdefault(name, value)  # for the queue creation below, in this process
+        moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        supervisor.add_and_start([ChildCommand("sqs", moto)])
+        wait_for_port(port, LOCAL_SQS_START_TIMEOUT_SECONDS)
+        settings = replace(settings, sqs_endpoint_url=endpoint)
+        log.info("dev.local_sqs_started", endpoint=endpoint)
+    from psp.data_sources.sqs.client import build_sqs_client, create_queues  # noqa: PLC0415 - boto3
+
+    create_queues(
+        build_sqs_client(settings),
+        queue=settings.sqs_payables_queue,
+        dlq=settings.sqs_payables_dlq,
+        visibility_timeout=settings.worker_visibility_timeout,
+        max_receives=settings.worker_max_receives,
+    )
+    return settings
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the local SQS endpoint did not listen on port {port} within {timeout:.0f} s")
 
 
 @dataclass
@@ -181,8 +244,10 @@ class Supervisor:
         self._children = [Child(command) for command in commands]
         self._environment = environment
 
-    def start_all(self) -> None:
-        for child in self._children:
+    def add_and_start(self, commands: list[ChildCommand]) -> None:
+        for command in commands:
+            child = Child(command)
+            self._children.append(child)
             self._start(child)
 
     def restart_dead_children(self) -> None:
