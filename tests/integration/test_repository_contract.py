@@ -119,15 +119,16 @@ def test_a_key_is_found_by_its_hash_and_revoked_once_only_by_its_merchant(uow_fa
         uow.api_keys.add(key)
         uow.commit()
     with uow_factory() as uow:
-        assert uow.api_keys.find_by_hash("a" * 64) == key
+        assert uow.api_keys.find_with_merchant_by_hash("a" * 64) == (key, merchant)
+        assert uow.api_keys.find_with_merchant_by_hash("b" * 64) is None
         assert not uow.api_keys.revoke(other.id, key.id, T0)
         assert uow.api_keys.revoke(merchant.id, key.id, T0)
         assert not uow.api_keys.revoke(merchant.id, key.id, T0)
         uow.commit()
     with uow_factory() as uow:
-        found = uow.api_keys.find_by_hash("a" * 64)
+        found = uow.api_keys.find_with_merchant_by_hash("a" * 64)
         assert found is not None
-        assert not found.is_active
+        assert not found[0].is_active
 
 
 def test_a_transaction_is_visible_only_to_its_merchant(uow_factory: UowFactory) -> None:

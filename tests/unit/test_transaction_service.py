@@ -12,7 +12,7 @@ from psp.domain.merchants import Principal
 from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
 from psp.lib.errors import NotFound, ValidationFailed
 from psp.repositories.memory import InMemoryStore
-from psp.services.merchants import Onboarded, create_merchant
+from psp.services.merchants import Onboarded, authenticate, create_merchant
 from psp.services.transactions import NewTransaction, create_transaction, get_transaction
 from tests.unit.fakes import FrozenClock, RecordingAcquirer
 
@@ -177,3 +177,13 @@ def test_another_merchant_cannot_read_the_transaction(
     intruder = Principal(merchant_id=other.merchant.id, api_key_id=other.key.api_key.id, mode="test")
     with pytest.raises(NotFound):
         get_transaction(intruder, transaction.id, uow=store.uow())
+
+
+def test_an_authenticated_principal_carries_its_merchant_so_pricing_needs_no_second_read(
+    store: InMemoryStore, onboarded: Onboarded, acquirer: RecordingAcquirer, clock: FrozenClock
+) -> None:
+    principal = authenticate(onboarded.key.secret_key, uow=store.uow())
+    assert principal.merchant == onboarded.merchant
+    store.merchants.clear()  # were the service to read the merchant again, it would find none
+    transaction = create(VALID, principal, store, acquirer, clock)
+    assert (transaction.fee_bps, transaction.currency) == (500, "BRL")

@@ -49,6 +49,7 @@ class Principal:
     merchant_id: UUID
     api_key_id: UUID
     mode: str
+    merchant: Merchant | None = None  # as read at authentication, so a request reads it only once
 
 
 def generate_secret_key(mode: str) -> str:

@@ -92,10 +92,11 @@ def authenticate(secret_key: str, *, uow: UnitOfWork) -> Principal:
     if secret_key_mode(secret_key) is None:
         raise invalid_key()
     with uow:
-        key = uow.api_keys.find_by_hash(hash_secret_key(secret_key))
-    if key is None or not key.is_active:
+        found = uow.api_keys.find_with_merchant_by_hash(hash_secret_key(secret_key))
+    if found is None or not found[0].is_active:
         raise invalid_key()
-    return Principal(merchant_id=key.merchant_id, api_key_id=key.id, mode=key.mode)
+    key, merchant = found
+    return Principal(merchant_id=key.merchant_id, api_key_id=key.id, mode=key.mode, merchant=merchant)
 
 
 def get_merchant(merchant_id: UUID, *, uow: UnitOfWork) -> Merchant:

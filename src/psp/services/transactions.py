@@ -54,8 +54,7 @@ def create_transaction(
         today=now.date(),
         fingerprint_key=fingerprint_key,
     )
-    with uow:
-        merchant = uow.merchants.get(principal.merchant_id)
+    merchant = principal.merchant or _load_merchant(principal, uow)
     if merchant is None:
         raise ServiceUnavailable("the merchant of this key is gone", code="merchant_missing")
     currency = request.currency or merchant.default_currency
@@ -145,3 +144,8 @@ def _transaction_from(
         updated_at=now,
         acquirer_reference=authorization.reference,
     )
+
+
+def _load_merchant(principal: Principal, uow: UnitOfWork) -> Merchant | None:
+    with uow:
+        return uow.merchants.get(principal.merchant_id)

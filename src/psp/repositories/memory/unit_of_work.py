@@ -77,8 +77,9 @@ class InMemoryApiKeyRepository:
             raise ValueError("duplicate key hash")
         self._staged.api_keys[key.id] = key
 
-    def find_by_hash(self, key_hash: str) -> ApiKey | None:
-        return next((k for k in self._staged.api_keys.values() if k.key_hash == key_hash), None)
+    def find_with_merchant_by_hash(self, key_hash: str) -> tuple[ApiKey, Merchant] | None:
+        key = next((k for k in self._staged.api_keys.values() if k.key_hash == key_hash), None)
+        return None if key is None else (key, self._staged.merchants[key.merchant_id])
 
     def get(self, merchant_id: UUID, key_id: UUID) -> ApiKey | None:
         key = self._staged.api_keys.get(key_id)

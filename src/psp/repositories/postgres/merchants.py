@@ -6,10 +6,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from psp.data_sources.postgres.tables import api_keys, merchants
 from psp.domain.merchants import ApiKey, Merchant
+
+_API_KEY_COLUMNS = [column.name for column in api_keys.columns]
+# Built once: a key lookup runs on every authenticated request.
+_KEY_WITH_MERCHANT = (
+    select(merchants, *(column.label(f"key_{column.name}") for column in api_keys.columns))
+    .join(api_keys, api_keys.c.merchant_id == merchants.c.id)
+    .where(api_keys.c.key_hash == bindparam("key_hash"))
+)
 
 
 class PostgresMerchantRepository:
@@ -55,9 +63,12 @@ class PostgresApiKeyRepository:
             )
         )
 
-    def find_by_hash(self, key_hash: str) -> ApiKey | None:
-        row = self._connection.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
-        return None if row is None else _api_key(row._mapping)
+    def find_with_merchant_by_hash(self, key_hash: str) -> tuple[ApiKey, Merchant] | None:
+        row = self._connection.execute(_KEY_WITH_MERCHANT, {"key_hash": key_hash}).first()
+        if row is None:
+            return None
+        key = _api_key({name: row._mapping[f"key_{name}"] for name in _API_KEY_COLUMNS})
+        return key, _merchant(row._mapping)
 
     def get(self, merchant_id: UUID, key_id: UUID) -> ApiKey | None:
         query = select(api_keys).where(api_keys.c.id == key_id, api_keys.c.merchant_id == merchant_id)
