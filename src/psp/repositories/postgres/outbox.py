@@ -12,13 +12,15 @@ from sqlalchemy import Connection, func, insert, select, update
 from psp.data_sources.postgres.tables import outbox
 from psp.domain.events import OutboxEvent
 
+_INSERT = insert(outbox)  # built once: every approval writes an event
+
 
 class PostgresOutboxRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
     def add(self, event: OutboxEvent) -> None:
-        self._connection.execute(insert(outbox).values(**outbox_row(event)))
+        self._connection.execute(_INSERT, outbox_row(event))
 
     def claim_unpublished(self, limit: int) -> list[OutboxEvent]:
         # SKIP LOCKED lets several relays run at once without sending the same rows twice.

@@ -34,12 +34,17 @@ _MARK_PAID = text(
 )
 
 
+# Built once, executed with parameters: a statement rebuilt per call with .values() costs its
+# construction and cache-key generation on every API request.
+_INSERT = insert(transactions)
+
+
 class PostgresTransactionRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
     def add(self, transaction: Transaction) -> None:
-        self._connection.execute(insert(transactions).values(**transaction_row(transaction)))
+        self._connection.execute(_INSERT, transaction_row(transaction))
 
     def get(self, merchant_id: UUID, transaction_id: UUID) -> Transaction | None:
         query = select(transactions).where(
