@@ -23,7 +23,7 @@ from psp.services import merchants as merchant_service
 from psp.services.merchants import Onboarded
 
 TEST_DATABASE = "psp_test"
-TABLES = ("payables", "outbox", "transactions", "api_keys", "merchants")
+TABLES = ("merchant_balances", "payables", "outbox", "transactions", "api_keys", "merchants")
 
 
 def settings_for_tests(**overrides: str) -> Settings:

@@ -192,7 +192,7 @@ class InMemoryPayableRepository:
             return [
                 BalanceLine(amount=total, currency=currency)
                 for (line_status, currency), total in sorted(sums.items(), key=lambda item: item[0][1])
-                if line_status is status
+                if line_status is status and total != 0
             ]
 
         return Balance(available=lines(PayableStatus.PAID), waiting_funds=lines(PayableStatus.WAITING_FUNDS))

@@ -8,10 +8,10 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from psp.data_sources.postgres.tables import payables
+from psp.data_sources.postgres.tables import merchant_balances, payables
 from psp.domain.pagination import Page, PageRequest
 from psp.domain.payables import Balance, BalanceLine, Payable, PayableStatus
 from psp.repositories.ports import CurrencyTotals, PayableFilters, SettledChunk
@@ -37,6 +37,13 @@ _SETTLE_DUE = text(
            array_agg(DISTINCT transaction_id) AS transaction_ids
     FROM paid GROUP BY currency
     """
+)
+
+
+_BALANCE = (
+    select(merchant_balances)
+    .where(merchant_balances.c.merchant_id == bindparam("merchant_id"))
+    .order_by(merchant_balances.c.currency)
 )
 
 
@@ -75,16 +82,14 @@ class PostgresPayableRepository:
         return fetch_page(self._connection, query, payables, page, payable_from_row)
 
     def balance(self, merchant_id: UUID) -> Balance:
-        query = (
-            select(payables.c.status, payables.c.currency, func.sum(payables.c.net_amount))
-            .where(payables.c.merchant_id == merchant_id)
-            .group_by(payables.c.status, payables.c.currency)
-            .order_by(payables.c.currency)
+        """One primary-key lookup in the aggregate the payables triggers maintain (see the migration)."""
+        rows = self._connection.execute(_BALANCE, {"merchant_id": merchant_id}).all()
+        return Balance(
+            available=[BalanceLine(row.available, row.currency) for row in rows if row.available != 0],
+            waiting_funds=[
+                BalanceLine(row.waiting_funds, row.currency) for row in rows if row.waiting_funds != 0
+            ],
         )
-        lines: dict[str, list[BalanceLine]] = {status.value: [] for status in PayableStatus}
-        for status, currency, total in self._connection.execute(query):
-            lines[status].append(BalanceLine(amount=int(total), currency=currency))
-        return Balance(available=lines[PayableStatus.PAID], waiting_funds=lines[PayableStatus.WAITING_FUNDS])
 
     def list_for_transaction_for_update(self, transaction_id: UUID) -> builtins.list[Payable]:
         query = (
