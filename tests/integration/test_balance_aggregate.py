@@ -17,8 +17,9 @@ from psp.services.merchants import Onboarded
 from psp.services.payables import get_balance
 from psp.services.settlement import settle_due_payables
 from tests.conftest import onboard
+from tests.integration.support import pay
 from tests.integration.test_refunds_and_processing import principal_of, refund
-from tests.integration.test_worker import drain, pay
+from tests.integration.test_worker import drain
 
 SUMS = """
     SELECT merchant_id, currency,

@@ -33,8 +33,9 @@ from psp.services.processing import ResolutionReport, resolve_processing
 from psp.services.refunds import create_refund
 from psp.services.settlement import settle_due_payables
 from psp.transporters.cli import main
+from tests.integration.support import pay
 from tests.integration.test_settlement import credit_transaction, days_ago
-from tests.integration.test_worker import drain, pay
+from tests.integration.test_worker import drain
 
 TIMEOUT_CARD = "4000000000000119"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -14,48 +14,15 @@ from psp.bootstrap import Container
 from psp.data_sources.postgres.tables import outbox
 from psp.domain.events import transaction_event
 from psp.domain.ids import new_id
-from psp.domain.merchants import Principal
-from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
+from psp.domain.transactions import PaymentMethod, TransactionStatus
 from psp.repositories.postgres.outbox import outbox_row
 from psp.repositories.postgres.queue import PostgresEventQueue
 from psp.services.merchants import Onboarded
-from psp.services.transactions import NewTransaction, create_transaction
 from psp.transporters.workers.payables import run_payables_worker
 from psp.transporters.workers.shutdown import Shutdown
+from tests.integration.support import pay
 
-APPROVED_CARD = "4111111111111111"
 DECLINED_CARD = "4000000000000002"
-
-
-def pay(
-    container: Container,
-    onboarded: Onboarded,
-    amount: int,
-    method: PaymentMethod = PaymentMethod.CREDIT_CARD,
-    installments: int = 1,
-    card_number: str = APPROVED_CARD,
-) -> Transaction:
-    """A transaction through the real service: it writes the outbox event the worker consumes."""
-    request = NewTransaction(
-        amount=amount,
-        currency="BRL",
-        description="worker test",
-        payment_method=method,
-        installments=installments,
-        card_holder_name="Ada Lovelace",
-        card_expiration_date=f"12/{(date.today().year + 2) % 100:02d}",
-        card_number=card_number,
-        card_verification_code="123",
-    )
-    principal = Principal(merchant_id=onboarded.merchant.id, api_key_id=onboarded.key.api_key.id, mode="test")
-    return create_transaction(
-        request,
-        principal,
-        uow=container.uow(),
-        acquirer=container.acquirer,
-        clock=container.clock,
-        fingerprint_key=container.settings.card_fingerprint_key,
-    )
 
 
 def drain(container: Container, queue: PostgresEventQueue | None = None) -> None:

@@ -21,7 +21,7 @@ from psp.transporters.jobs.relay import Backoff, run_relay
 from psp.transporters.workers.shutdown import Shutdown
 from tests.conftest import onboard
 from tests.integration.sqs.conftest import StoppableEndpoint
-from tests.integration.sqs.support import pay
+from tests.integration.support import pay
 
 OUTAGE_SECONDS = 10
 

@@ -28,7 +28,7 @@ from psp.domain.ids import new_id
 from psp.domain.transactions import PaymentMethod
 from tests.conftest import onboard
 from tests.integration.conftest import create_test_queues, sqs_settings
-from tests.integration.sqs.support import pay
+from tests.integration.support import pay
 
 TRANSACTIONS = 1_000
 KILL_WORKER_AT = (300, 650)  # transactions with payables when the worker gets SIGKILL

@@ -1,4 +1,4 @@
-"""Helpers shared by the SQS tests: approved transactions through the real service."""
+"""Helpers shared by integration tests: transactions written the way the API writes them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from psp.domain.transactions import PaymentMethod, Transaction
 from psp.services.merchants import Onboarded
 from psp.services.transactions import NewTransaction, create_transaction
 
+APPROVED_CARD = "4111111111111111"
+
 
 def pay(
     container: Container,
@@ -17,17 +19,18 @@ def pay(
     amount: int = 2500,
     method: PaymentMethod = PaymentMethod.CREDIT_CARD,
     installments: int = 1,
+    card_number: str = APPROVED_CARD,
 ) -> Transaction:
-    """An approved transaction with its outbox event, written the way the API writes them."""
+    """A transaction through the real service: it writes the outbox event the worker consumes."""
     request = NewTransaction(
         amount=amount,
         currency="BRL",
-        description="sqs test",
+        description="integration test",
         payment_method=method,
         installments=installments,
         card_holder_name="Ada Lovelace",
         card_expiration_date=f"12/{(date.today().year + 2) % 100:02d}",
-        card_number="4111111111111111",
+        card_number=card_number,
         card_verification_code="123",
     )
     principal = Principal(merchant_id=onboarded.merchant.id, api_key_id=onboarded.key.api_key.id, mode="test")
