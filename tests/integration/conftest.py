@@ -6,10 +6,12 @@ the same queues: tests stop and restart such a server to simulate an SQS outage.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
+import structlog
 from moto.server import ThreadedMotoServer
 
 from psp.config import Settings
@@ -89,3 +91,14 @@ def sqs_test_settings(moto_endpoint: str) -> Settings:
     settings = sqs_settings(moto_endpoint)
     create_test_queues(settings)
     return settings
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """CLI commands configure logging onto CliRunner's streams; put the previous configuration back."""
+    handlers, level = logging.getLogger().handlers[:], logging.getLogger().level
+    config = structlog.get_config()
+    yield
+    logging.getLogger().handlers[:] = handlers
+    logging.getLogger().setLevel(level)
+    structlog.configure(**config)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
-import structlog
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
@@ -19,16 +16,7 @@ from psp.lib.errors import AuthenticationFailed
 from psp.services.merchants import Onboarded, authenticate
 from psp.transporters.cli import main
 
-
-@pytest.fixture(autouse=True)
-def restored_logging() -> Iterator[None]:
-    """Commands configure logging onto CliRunner's streams; put the previous configuration back."""
-    handlers, level = logging.getLogger().handlers[:], logging.getLogger().level
-    config = structlog.get_config()
-    yield
-    logging.getLogger().handlers[:] = handlers
-    logging.getLogger().setLevel(level)
-    structlog.configure(**config)
+pytestmark = pytest.mark.usefixtures("restored_logging")
 
 
 @pytest.fixture

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import structlog
 from click.testing import CliRunner
 from sqlalchemy import text
 
@@ -16,15 +13,7 @@ from psp.services import idempotency
 from psp.services.merchants import Onboarded
 from psp.transporters.cli import main
 
-
-@pytest.fixture(autouse=True)
-def restored_logging() -> Iterator[None]:
-    handlers, level = logging.getLogger().handlers[:], logging.getLogger().level
-    config = structlog.get_config()
-    yield
-    logging.getLogger().handlers[:] = handlers
-    logging.getLogger().setLevel(level)
-    structlog.configure(**config)
+pytestmark = pytest.mark.usefixtures("restored_logging")
 
 
 def test_prune_deletes_the_keys_older_than_the_ttl_and_says_how_many(

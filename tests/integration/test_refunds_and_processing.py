@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
-import structlog
 from click.testing import CliRunner
 from sqlalchemy import Engine, insert, text
 
@@ -254,17 +252,6 @@ def test_two_concurrent_resolution_runs_resolve_nothing_twice(
     drain(container)
     with container.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM payables")).scalar_one() == 8
-
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """The CLI configures logging onto CliRunner's streams; put the previous configuration back."""
-    handlers, level = logging.getLogger().handlers[:], logging.getLogger().level
-    config = structlog.get_config()
-    yield
-    logging.getLogger().handlers[:] = handlers
-    logging.getLogger().setLevel(level)
-    structlog.configure(**config)
 
 
 @pytest.mark.usefixtures("restored_logging")

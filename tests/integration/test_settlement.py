@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 import pytest
-import structlog
 from click.testing import CliRunner
 from sqlalchemy import Engine, insert, text
 
@@ -196,17 +193,6 @@ def payable_sums(engine: Engine) -> dict[str, int]:
             )
         ).one()
     return {key: int(value) for key, value in row._mapping.items()}
-
-
-@pytest.fixture
-def restored_logging() -> Iterator[None]:
-    """The CLI configures logging onto CliRunner's streams; put the previous configuration back."""
-    handlers, level = logging.getLogger().handlers[:], logging.getLogger().level
-    config = structlog.get_config()
-    yield
-    logging.getLogger().handlers[:] = handlers
-    logging.getLogger().setLevel(level)
-    structlog.configure(**config)
 
 
 @pytest.mark.usefixtures("restored_logging")

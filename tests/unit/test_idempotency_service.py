@@ -12,8 +12,9 @@ from psp.lib.errors import ValidationFailed
 from psp.repositories.memory import InMemoryStore
 from psp.repositories.ports import IdempotencyClaimOutcome, StoredResponse
 from psp.services import idempotency
-from psp.services.merchants import create_merchant
 from psp.services.transactions import NewTransaction, create_transaction
+from tests.unit.conftest import onboard as onboard_merchant
+from tests.unit.conftest import principal_of
 from tests.unit.fakes import FrozenClock, RecordingAcquirer
 
 REQUEST = NewTransaction(
@@ -30,16 +31,7 @@ REQUEST = NewTransaction(
 
 
 def onboard(store: InMemoryStore, clock: FrozenClock) -> Principal:
-    key = create_merchant(
-        "Acme",
-        currency="BRL",
-        debit_fee_bps=300,
-        credit_fee_bps=500,
-        mode="test",
-        uow=store.uow(),
-        clock=clock,
-    ).key.api_key
-    return Principal(merchant_id=key.merchant_id, api_key_id=key.id, mode=key.mode)
+    return principal_of(onboard_merchant(store, clock))
 
 
 def render(transaction: Transaction) -> StoredResponse:

@@ -14,7 +14,6 @@ from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatu
 from psp.repositories.acquirers import SIMULATED_RESOLUTION_DELAY, SimulatorAcquirer
 from psp.repositories.memory import InMemoryStore
 from psp.repositories.ports import Acquirer, Authorization, AuthorizationOutcome
-from psp.services.merchants import create_merchant
 from psp.services.payables import create_payables
 from psp.services.processing import ResolutionReport, resolve_processing
 from psp.services.transactions import create_transaction
@@ -37,11 +36,6 @@ class ScriptedAcquirer:
     def status(self, reference: str, authorized_at: datetime) -> Authorization:
         self.asked.append(reference)
         return self.answers.get(reference, Authorization(AuthorizationOutcome.UNKNOWN))
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
 
 
 @pytest.fixture
@@ -70,26 +64,6 @@ def resolve(
     store: InMemoryStore, acquirer: Acquirer, clock: FrozenClock, limit: int = 10
 ) -> ResolutionReport:
     return resolve_processing(uow_factory=store.uow, acquirer=acquirer, clock=clock, limit=limit)
-
-
-@pytest.fixture
-def store() -> InMemoryStore:
-    return InMemoryStore()
-
-
-@pytest.fixture
-def principal(store: InMemoryStore, clock: FrozenClock) -> Principal:
-    onboarded = create_merchant(
-        "Acme",
-        currency="BRL",
-        debit_fee_bps=300,
-        credit_fee_bps=500,
-        mode="test",
-        uow=store.uow(),
-        clock=clock,
-    )
-    key = onboarded.key.api_key
-    return Principal(merchant_id=key.merchant_id, api_key_id=key.id, mode="test")
 
 
 def test_the_simulator_has_no_answer_before_its_delay_and_approves_after(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from uuid import UUID
-
-import pytest
 
 from psp.domain.events import approved_transaction_of
 from psp.domain.ids import new_id
@@ -14,37 +12,12 @@ from psp.domain.merchants import Principal
 from psp.domain.payables import BalanceLine, PayableStatus
 from psp.domain.transactions import PaymentMethod
 from psp.repositories.memory import InMemoryStore
-from psp.services.merchants import create_merchant
 from psp.services.payables import create_payables, get_balance
 from psp.services.settlement import settle_due_payables
 from tests.unit.fakes import FrozenClock, RecordingAcquirer
 from tests.unit.test_transaction_service import VALID, create
 
-CREATED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store() -> InMemoryStore:
-    return InMemoryStore()
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(CREATED)
-
-
-@pytest.fixture
-def principal(store: InMemoryStore, clock: FrozenClock) -> Principal:
-    onboarded = create_merchant(
-        "Acme",
-        currency="BRL",
-        debit_fee_bps=300,
-        credit_fee_bps=500,
-        mode="test",
-        uow=store.uow(),
-        clock=clock,
-    )
-    return Principal(merchant_id=onboarded.merchant.id, api_key_id=onboarded.key.api_key.id, mode="test")
+CREATED = FrozenClock().now  # the shared clock fixture's instant
 
 
 def approve(

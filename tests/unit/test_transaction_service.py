@@ -29,40 +29,6 @@ VALID = NewTransaction(
 )
 
 
-@pytest.fixture
-def store() -> InMemoryStore:
-    return InMemoryStore()
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
-def acquirer() -> RecordingAcquirer:
-    return RecordingAcquirer()
-
-
-@pytest.fixture
-def onboarded(store: InMemoryStore, clock: FrozenClock) -> Onboarded:
-    return create_merchant(
-        "Acme",
-        currency="BRL",
-        debit_fee_bps=300,
-        credit_fee_bps=500,
-        mode="test",
-        uow=store.uow(),
-        clock=clock,
-    )
-
-
-@pytest.fixture
-def principal(onboarded: Onboarded) -> Principal:
-    key = onboarded.key.api_key
-    return Principal(merchant_id=key.merchant_id, api_key_id=key.id, mode=key.mode)
-
-
 def create(
     request: NewTransaction,
     principal: Principal,
