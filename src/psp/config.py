@@ -43,6 +43,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PSP_DB_STATEMENT_TIMEOUT_MS", "5000", "statement timeout for API queries, in milliseconds"),
     Setting("PSP_LOG_FORMAT", None, "`console` or `json`; default: console in development, json otherwise"),
     Setting("PSP_LOG_LEVEL", "INFO", "log level (DEBUG, INFO, WARNING, ERROR)"),
+    Setting(
+        "PSP_AUTH_CACHE_SECONDS",
+        "10",
+        "seconds an API process trusts a key it has seen valid without looking it up again (0: every request"
+        " looks it up); a revoked key stops working within this time",
+    ),
     Setting("PSP_MAX_BODY_BYTES", "65536", "largest request body accepted; larger answers 413"),
     Setting(
         "PSP_QUEUE_BACKEND",
@@ -70,6 +76,11 @@ SETTINGS: tuple[Setting, ...] = (
         "PSP_SETTLEMENT_TIME", "00:05", "local time (HH:MM, settlement time zone) of the daily settlement run"
     ),
     Setting("PSP_SETTLEMENT_CHUNK_SIZE", "10000", "payables settled per database transaction"),
+    Setting(
+        "PSP_SETTLEMENT_SETTLERS",
+        "2",
+        "chunks a settlement run settles side by side (one database connection each)",
+    ),
     Setting("PSP_ACQUIRER", "simulator", "acquirer adapter; `simulator` is deterministic by card number"),
     Setting(
         "PSP_IDEMPOTENCY_KEY_TTL_DAYS",
@@ -92,6 +103,7 @@ class Settings:
     db_statement_timeout_ms: int
     log_format: str
     log_level: str
+    auth_cache_seconds: float
     max_body_bytes: int
     queue_backend: str
     sqs_endpoint_url: str | None
@@ -109,6 +121,7 @@ class Settings:
     settlement_timezone: zoneinfo.ZoneInfo
     settlement_time: time
     settlement_chunk_size: int
+    settlement_settlers: int
     acquirer: str
     idempotency_key_ttl_days: int
 
@@ -138,7 +151,7 @@ class Settings:
         database_url = read.optional("PSP_DATABASE_URL")
         if database_url is None and env == "production":
             raise ConfigurationError("PSP_DATABASE_URL must be set in production", code="missing_setting")
-        return cls(
+        settings = cls(
             env=env,
             database_url=database_url,
             data_dir=Path(read.text("PSP_DATA_DIR")).absolute(),
@@ -151,6 +164,7 @@ class Settings:
             log_format=read.optional_choice("PSP_LOG_FORMAT", LOG_FORMATS)
             or ("console" if env == "development" else "json"),
             log_level=read.choice("PSP_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+            auth_cache_seconds=read.number("PSP_AUTH_CACHE_SECONDS", minimum=0.0),
             max_body_bytes=read.integer("PSP_MAX_BODY_BYTES", minimum=1024),
             queue_backend=read.choice("PSP_QUEUE_BACKEND", QUEUE_BACKENDS),
             sqs_endpoint_url=read.optional("PSP_SQS_ENDPOINT_URL"),
@@ -168,9 +182,16 @@ class Settings:
             settlement_timezone=read.parsed("PSP_SETTLEMENT_TIMEZONE", zoneinfo.ZoneInfo),
             settlement_time=read.parsed("PSP_SETTLEMENT_TIME", _time_of_day),
             settlement_chunk_size=read.integer("PSP_SETTLEMENT_CHUNK_SIZE", minimum=1),
+            settlement_settlers=read.integer("PSP_SETTLEMENT_SETTLERS", minimum=1, maximum=16),
             acquirer=read.choice("PSP_ACQUIRER", ("simulator",)),
             idempotency_key_ttl_days=read.integer("PSP_IDEMPOTENCY_KEY_TTL_DAYS", minimum=1),
         )
+        if settings.settlement_settlers > settings.db_pool_size:
+            raise ConfigurationError(
+                "PSP_SETTLEMENT_SETTLERS must not exceed PSP_DB_POOL_SIZE: each settler holds a connection",
+                code="invalid_setting",
+            )
+        return settings
 
 
 def _development_fingerprint_key() -> str:

@@ -8,12 +8,15 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from psp.bootstrap import Container, bootstrap
 from psp.services import merchants as merchant_service
 from psp.services.merchants import Onboarded
 from psp.transporters.rest.app import create_app
+from psp.transporters.rest.context import PRINCIPAL_CACHE
+from psp.transporters.rest.principal_cache import PrincipalCache
 from tests.conftest import settings_for_tests
 from tests.e2e.support import assert_error, assert_error_shape, auth, transaction_body
 
@@ -61,13 +64,40 @@ def test_the_bearer_scheme_is_case_insensitive(client: FlaskClient, merchant: On
     assert response.status_code == 200
 
 
-def test_a_revoked_key_answers_401(client: FlaskClient, container: Container, merchant: Onboarded) -> None:
-    assert client.get("/v1/balance", headers=auth(merchant)).status_code == 200
+def revoke(container: Container, merchant: Onboarded) -> None:
     merchant_service.revoke_api_key(
         merchant.merchant.id, merchant.key.api_key.id, uow=container.uow(), clock=lambda: datetime.now(UTC)
     )
 
-    response = client.get("/v1/balance", headers=auth(merchant))
+
+def test_a_revoked_key_answers_401_once_the_processes_cache_of_it_lapses(
+    app: Flask, client: FlaskClient, container: Container, merchant: Onboarded
+) -> None:
+    now = [1000.0]
+    app.extensions[PRINCIPAL_CACHE] = PrincipalCache(10, clock=lambda: now[0])
+    assert client.get("/v1/balance", headers=auth(merchant)).status_code == 200
+    revoke(container, merchant)
+
+    still_trusted = client.get("/v1/balance", headers=auth(merchant))
+    now[0] += 10
+    lapsed = client.get("/v1/balance", headers=auth(merchant))
+
+    assert still_trusted.status_code == 200  # the documented price of PSP_AUTH_CACHE_SECONDS
+    assert_error(lapsed, 401, "authentication_error", "invalid_api_key")
+
+
+def test_with_the_key_cache_off_a_revoked_key_answers_401_at_once(
+    container: Container, merchant: Onboarded
+) -> None:
+    uncached = bootstrap(settings_for_tests(PSP_AUTH_CACHE_SECONDS="0"), database_url=container.database_url)
+    try:
+        client = create_app(uncached).test_client()
+        assert client.get("/v1/balance", headers=auth(merchant)).status_code == 200
+        revoke(container, merchant)
+
+        response = client.get("/v1/balance", headers=auth(merchant))
+    finally:
+        uncached.close()
 
     assert_error(response, 401, "authentication_error", "invalid_api_key")
 

@@ -184,6 +184,68 @@ def test_four_concurrent_settlers_pay_each_payable_exactly_once(
         )
 
 
+def test_one_run_with_four_settlers_pays_everything_once_and_reports_the_whole_run(
+    container: Container, merchant: Onboarded
+) -> None:
+    approved = [
+        credit_transaction(merchant.merchant.id, days_ago(200), amount=1000 + n, installments=1 + n % 6)
+        for n in range(600)
+    ]
+    record_with_payables(container, approved)
+    expected = payable_sums(container.engine)
+    threads_seen: set[str] = set()
+
+    def note_thread(_report: SettlementReport) -> None:
+        threads_seen.add(threading.current_thread().name)
+
+    report = settle_due_payables(
+        date.today(),
+        uow_factory=container.uow_factory,
+        chunk_size=40,
+        clock=container.clock,
+        on_chunk=note_thread,
+        settlers=4,
+    )
+
+    total = report.totals["BRL"]
+    assert (total.count, total.gross, total.fee, total.net) == (
+        expected["count"],
+        expected["gross"],
+        expected["fee"],
+        expected["net"],
+    )
+    assert report.transactions_paid == len(approved)
+    assert len(threads_seen) > 1  # the chunks really were settled side by side
+    with container.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM payables WHERE status <> 'paid'")).scalar() == 0
+
+
+def test_a_failing_progress_callback_stops_every_settler_and_surfaces_its_error(
+    container: Container, merchant: Onboarded
+) -> None:
+    approved = [credit_transaction(merchant.merchant.id, days_ago(200), amount=1000 + n) for n in range(200)]
+    record_with_payables(container, approved)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_chunk(_report: SettlementReport) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        settle_due_payables(
+            date.today(),
+            uow_factory=container.uow_factory,
+            chunk_size=10,
+            clock=container.clock,
+            on_chunk=stop_after_first_chunk,
+            settlers=2,
+        )
+    with container.engine.connect() as connection:
+        paid = connection.execute(text("SELECT count(*) FROM payables WHERE status = 'paid'")).scalar_one()
+    assert 0 < paid <= 40  # each settler finished at most the chunk in hand (and maybe one more)
+
+
 def payable_sums(engine: Engine) -> dict[str, int]:
     with engine.connect() as connection:
         row = connection.execute(

@@ -162,9 +162,6 @@ payables = Table(
         "id",
         postgresql_where=text("status = 'waiting_funds'"),
     ),
-    Index(
-        "ix_payables_merchant_balance", "merchant_id", "status", "currency", postgresql_include=["net_amount"]
-    ),
 )
 
 outbox = Table(

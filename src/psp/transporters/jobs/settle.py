@@ -35,6 +35,7 @@ def settle(
         chunk_size=container.settings.settlement_chunk_size,
         clock=container.clock,
         on_chunk=on_chunk,
+        settlers=container.settings.settlement_settlers,
     )
     log.info(
         "settlement.finished",

@@ -14,10 +14,11 @@ from psp.transporters.rest.blueprints.health import health_blueprint
 from psp.transporters.rest.blueprints.payables import payables_blueprint
 from psp.transporters.rest.blueprints.refunds import refunds_blueprint
 from psp.transporters.rest.blueprints.transactions import transactions_blueprint
-from psp.transporters.rest.context import EXTENSION
+from psp.transporters.rest.context import EXTENSION, PRINCIPAL_CACHE
 from psp.transporters.rest.errors import install_error_handlers
 from psp.transporters.rest.idempotency import install_idempotency
 from psp.transporters.rest.middlewares import install_middlewares
+from psp.transporters.rest.principal_cache import PrincipalCache
 
 
 class _JSONProvider(DefaultJSONProvider):
@@ -35,6 +36,7 @@ def create_app(container: Container | None = None) -> Flask:
     # limit + 1 bytes is how the body middleware tells "exactly the limit" from "over it".
     app.config["MAX_CONTENT_LENGTH"] = container.settings.max_body_bytes + 1
     app.extensions[EXTENSION] = container
+    app.extensions[PRINCIPAL_CACHE] = PrincipalCache(container.settings.auth_cache_seconds)
     app.json = _JSONProvider(app)
     install_middlewares(app)
     install_idempotency(app)  # after the middlewares: it needs the principal and the parsed body

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from psp.domain.merchants import Principal
 from psp.lib.errors import AuthenticationFailed
 from psp.repositories.ports import UnitOfWork
 from psp.services.merchants import authenticate, invalid_key
+from psp.transporters.rest.principal_cache import PrincipalCache
 
 # Tells clients (and generic HTTP tooling) which scheme a 401 wants.
 CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="psp"'}
 
 
-def principal_from_header(header: str | None, *, uow: UnitOfWork) -> Principal:
+def principal_from_header(
+    header: str | None, *, uow_factory: Callable[[], UnitOfWork], cache: PrincipalCache
+) -> Principal:
     """Who the request acts for; 401 (with a Bearer challenge) for a missing, unknown or revoked key."""
     try:
-        return authenticate(bearer_token(header), uow=uow)
+        secret_key = bearer_token(header)
+        principal = cache.get(secret_key)
+        if principal is None:
+            principal = authenticate(secret_key, uow=uow_factory())
+            cache.remember(secret_key, principal)
+        return principal
     except AuthenticationFailed as error:
         error.headers.update(CHALLENGE)
         raise

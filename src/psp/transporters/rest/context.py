@@ -8,12 +8,18 @@ from flask import Response, current_app, g
 
 from psp.bootstrap import Container
 from psp.domain.merchants import Principal
+from psp.transporters.rest.principal_cache import PrincipalCache
 
 EXTENSION: Final = "psp"
+PRINCIPAL_CACHE: Final = "psp.principal_cache"
 
 
 def current_container() -> Container:
     return cast(Container, current_app.extensions[EXTENSION])
+
+
+def current_principal_cache() -> PrincipalCache:
+    return cast(PrincipalCache, current_app.extensions[PRINCIPAL_CACHE])
 
 
 def current_principal() -> Principal:

@@ -19,7 +19,7 @@ from flask import Flask, Response, current_app, g, request
 from psp.lib.errors import InvalidRequestError, PayloadTooLarge, UnsupportedMediaType
 from psp.lib.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from psp.transporters.rest.auth import principal_from_header
-from psp.transporters.rest.context import current_container
+from psp.transporters.rest.context import current_container, current_principal_cache
 
 REQUEST_ID_HEADER: Final = "Request-Id"
 API_PREFIX: Final = "/v1/"
@@ -77,7 +77,11 @@ def authenticate_api_request() -> None:
     """Every ``/v1`` route needs ``Authorization: Bearer sk_...``; the principal goes to ``g``."""
     if not request.path.startswith(API_PREFIX) or request.path in PUBLIC_API_PATHS:
         return
-    principal = principal_from_header(request.headers.get("Authorization"), uow=current_container().uow())
+    principal = principal_from_header(
+        request.headers.get("Authorization"),
+        uow_factory=current_container().uow_factory,
+        cache=current_principal_cache(),
+    )
     g.principal = principal
     structlog.contextvars.bind_contextvars(merchant_id=str(principal.merchant_id))
 
