@@ -1,7 +1,7 @@
 # Least privilege, per process:
 #   execution role (ECS agent): pull the image, write the task log groups, read the two secrets.
 #   api:    read the payables queue's attributes (readiness check), nothing else.
-#   relay:  send to the payables queue; publish the PSP/OutboxBacklog metric.
+#   relay:  send to the payables queue (its backlog metric comes from its log lines: monitoring.tf).
 #   worker: receive/delete/extend messages on the payables queue; read the DLQ's attributes.
 #   jobs:   (settle, resolve_processing, prune_idempotency_keys, migrate) database only: no AWS permission.
 #   scheduler: run the scheduled jobs' task definitions in this cluster; dead-letter failed invocations.
@@ -101,19 +101,6 @@ data "aws_iam_policy_document" "relay" {
     sid       = "EncryptMessages"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [aws_kms_key.psp.arn]
-  }
-
-  statement {
-    sid = "OutboxBacklogMetric"
-    # PutMetricData has no resource-level permissions; the namespace condition confines it to PSP.
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = ["PSP"]
-    }
   }
 }
 

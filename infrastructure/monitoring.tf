@@ -134,8 +134,22 @@ resource "aws_cloudwatch_metric_alarm" "payables_oldest_message_age" {
   ok_actions          = local.alarm_actions
 }
 
-# PSP/OutboxBacklog (no dimensions) is published by `psp relay`: the number of outbox rows not yet
-# relayed to SQS. Missing data is breaching: a relay that stopped reporting is a relay that stopped.
+# PSP/OutboxBacklog (no dimensions): the number of outbox rows not yet relayed to SQS. `psp relay` logs a
+# `relay.backlog` JSON line once a minute, busy or idle; this filter turns it into the metric, so the relay
+# needs no CloudWatch API permission. Missing data is breaching: a relay that stopped logging stopped.
+resource "aws_cloudwatch_log_metric_filter" "outbox_backlog" {
+  name           = "${local.name}-outbox-backlog"
+  log_group_name = aws_cloudwatch_log_group.task["relay"].name
+  pattern        = "{ $.event = \"relay.backlog\" }"
+
+  metric_transformation {
+    namespace = "PSP"
+    name      = "OutboxBacklog"
+    value     = "$.outbox_backlog"
+    unit      = "Count"
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "outbox_backlog" {
   alarm_name          = "${local.name}-outbox-backlog"
   alarm_description   = "More than ${var.alarm_outbox_backlog} outbox events wait to be relayed (or the relay stopped reporting)."

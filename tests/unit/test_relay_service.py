@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from uuid import UUID
 
 import pytest
+import structlog
 
 from psp.domain.events import TRANSACTION_APPROVED, OutboxEvent
 from psp.domain.ids import new_id
 from psp.lib.errors import ServiceUnavailable
 from psp.repositories.memory import InMemoryStore
 from psp.services.relay import outbox_backlog, relay_outbox
-from psp.transporters.jobs.relay import Backoff
+from psp.transporters.jobs.relay import BACKLOG_EVENT, BacklogReport, Backoff
 from tests.unit.fakes import FrozenClock
 
 
@@ -109,3 +111,25 @@ def test_backoff_grows_to_its_cap_with_jitter_and_starts_over_after_a_success() 
         assert ceiling / 2 <= delay <= ceiling
     backoff.reset()
     assert backoff.next_delay() <= 1.0
+
+
+def test_the_relay_logs_its_backlog_at_once_then_once_a_minute_busy_or_idle() -> None:
+    now = [0.0]
+    report = BacklogReport(monotonic=lambda: now[0])
+    with structlog.testing.capture_logs() as logged:
+        for second, backlog in [(0, 7), (30, 5), (59.9, 0), (60, 0), (119, 3), (120, 3)]:
+            now[0] = second
+            report.observe(backlog)
+
+    assert [(line["event"], line["outbox_backlog"]) for line in logged] == [
+        (BACKLOG_EVENT, 7),
+        (BACKLOG_EVENT, 0),
+        (BACKLOG_EVENT, 3),
+    ]
+
+
+def test_the_metric_filter_reads_the_backlog_lines_the_relay_writes() -> None:
+    monitoring = (Path(__file__).resolve().parents[2] / "infrastructure" / "monitoring.tf").read_text()
+
+    assert f'pattern        = "{{ $.event = \\"{BACKLOG_EVENT}\\" }}"' in monitoring
+    assert 'value     = "$.outbox_backlog"' in monitoring

@@ -8,6 +8,8 @@ not hammer an endpoint that is coming back.
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -23,6 +25,8 @@ log = structlog.get_logger(__name__)
 DEFAULT_BATCH_SIZE = 100  # events per database transaction: ten SendMessageBatch calls
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
+BACKLOG_EVENT = "relay.backlog"  # infrastructure/monitoring.tf turns these lines into PSP/OutboxBacklog
+BACKLOG_REPORT_SECONDS = 60.0
 
 
 @dataclass
@@ -43,6 +47,25 @@ class Backoff:
         self.failures = 0
 
 
+@dataclass
+class BacklogReport:
+    """One ``relay.backlog`` line a minute, busy or idle, so the backlog metric never has gaps.
+
+    The log line is the metric: a CloudWatch Logs metric filter reads ``outbox_backlog`` from it, so the
+    relay needs no monitoring API or permission, and a relay that stops logging makes the alarm fire.
+    """
+
+    every_seconds: float = BACKLOG_REPORT_SECONDS
+    monotonic: Callable[[], float] = time.monotonic
+    _last: float | None = None
+
+    def observe(self, backlog: int) -> None:
+        now = self.monotonic()
+        if self._last is None or now - self._last >= self.every_seconds:
+            self._last = now
+            log.info(BACKLOG_EVENT, outbox_backlog=backlog)
+
+
 def run_relay(
     container: Container,
     *,
@@ -51,11 +74,13 @@ def run_relay(
     batch_size: int = DEFAULT_BATCH_SIZE,
     idle_seconds: float | None = None,
     backoff: Backoff | None = None,
+    backlog_report: BacklogReport | None = None,
 ) -> None:
     """Relay outbox events to the queue until asked to stop; a stop lets the batch in hand finish."""
     publisher = publisher or container.event_publisher()
     idle = container.settings.worker_poll_interval if idle_seconds is None else idle_seconds
     backoff = backoff or Backoff()
+    backlog_report = backlog_report or BacklogReport()
     log.info("relay.started", batch_size=batch_size)
     while not shutdown.requested:
         try:
@@ -70,6 +95,7 @@ def run_relay(
             continue
         backoff.reset()
         log_cycle(published, backlog)
+        backlog_report.observe(backlog)
         if published < batch_size:
             # Caught up (or SQS refused part of the batch): wait a little instead of spinning.
             shutdown.wait(idle)
