@@ -189,7 +189,6 @@ def test_json_with_an_explicit_utf8_charset_is_accepted(client: FlaskClient, mer
         b'{"amount": Infinity}',
         b'{"amount": 1, "amount": 2}',
         b"\xff\xfe{}",
-        b"[" * 20000 + b"]" * 20000,
         b"[]",
         b'"a string"',
         b"42",
