@@ -27,15 +27,17 @@ install: $(STAMP) ## create .venv and install psp with its dev tools
 run: $(STAMP) ## start everything embedded: PostgreSQL, migrations, demo merchant, API, worker, scheduler
 	$(BIN)/psp dev
 
-test: $(STAMP) ## lint, type-check and run the whole test suite
+test: $(STAMP) ## lint, type-check, bandit, and run the whole test suite
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
+	$(BIN)/bandit -q -c pyproject.toml -r src
 	$(BIN)/pytest -q
 
-lint: $(STAMP) ## ruff and mypy only
+lint: $(STAMP) ## ruff, mypy and bandit only
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy
+	$(BIN)/bandit -q -c pyproject.toml -r src
 
 clean: ## remove the virtualenv and the embedded database
 	rm -rf $(VENV) .psp

@@ -46,6 +46,10 @@ class Product:
             "PSP_WEB_CONCURRENCY": str(settings.web_concurrency),
             "PSP_WEB_THREADS": str(settings.web_threads),
             "PSP_LOG_FORMAT": "json",
+            # One key sends the whole load: the per-key limiter stays on (its cost is measured) but with
+            # room for it; production's default (100/s per key, per process) would answer 429s.
+            "PSP_RATE_LIMIT_PER_KEY": "1000000",
+            "PSP_RATE_LIMIT_BURST": "1000000",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         }
         if settings.db_pool_size is not None:

@@ -289,12 +289,23 @@ resource "aws_wafv2_web_acl" "api" {
     }
   }
 
+  # The shared limits: psp's own are per API process (see SECURITY.md). Both answer psp's error JSON.
   rule {
     name     = "rate-limit-per-ip"
     priority = 40
 
     action {
-      block {}
+      block {
+        custom_response {
+          response_code            = 429
+          custom_response_body_key = "rate-limited"
+
+          response_header {
+            name  = "Retry-After"
+            value = "60"
+          }
+        }
+      }
     }
 
     statement {
@@ -309,6 +320,65 @@ resource "aws_wafv2_web_acl" "api" {
       metric_name                = "${local.name}-rate-limit"
       sampled_requests_enabled   = true
     }
+  }
+
+  # Per secret key, across every task and worker process: requests carrying the same Authorization
+  # header. Requests without one are not counted here (the per-IP rule above still applies).
+  rule {
+    name     = "rate-limit-per-api-key"
+    priority = 45
+
+    action {
+      block {
+        custom_response {
+          response_code            = 429
+          custom_response_body_key = "rate-limited"
+
+          response_header {
+            name  = "Retry-After"
+            value = "60"
+          }
+        }
+      }
+    }
+
+    statement {
+      rate_based_statement {
+        limit              = var.waf_rate_limit_per_key_per_5_minutes
+        aggregate_key_type = "CUSTOM_KEYS"
+
+        custom_key {
+          header {
+            name = "authorization"
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-rate-limit-per-key"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  custom_response_body {
+    key          = "rate-limited"
+    content_type = "APPLICATION_JSON"
+    content = jsonencode({
+      error = {
+        type       = "rate_limit_error"
+        code       = "rate_limit_exceeded"
+        message    = "Too many requests; retry after the Retry-After seconds"
+        param      = null
+        request_id = null
+      }
+    })
   }
 
   visibility_config {

@@ -45,6 +45,10 @@ locals {
     PSP_PORT            = "8000"
     PSP_WEB_CONCURRENCY = tostring(var.api.web_workers)
     PSP_WEB_THREADS     = tostring(var.api.web_threads)
+
+    # The ALB is the one proxy in front: its X-Forwarded-For entry is the client's address, for the
+    # per-address limit on failed authentications. Anything the client itself sent is ignored.
+    PSP_TRUSTED_PROXY_HOPS = "1"
   }
 
   # One task definition per process type. `role` picks the task role (iam.tf): each role can touch

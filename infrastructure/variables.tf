@@ -117,6 +117,17 @@ variable "waf_rate_limit_per_5_minutes" {
   }
 }
 
+variable "waf_rate_limit_per_key_per_5_minutes" {
+  description = "Requests per secret key (Authorization header) per 5 minutes, across all tasks, above which WAF answers 429 (only when enable_waf)."
+  type        = number
+  default     = 60000
+
+  validation {
+    condition     = var.waf_rate_limit_per_key_per_5_minutes >= 100
+    error_message = "waf_rate_limit_per_key_per_5_minutes must be at least 100 (the WAF minimum)."
+  }
+}
+
 variable "alb_deletion_protection" {
   description = "Protect the ALB from deletion. Disable only to tear an environment down."
   type        = bool

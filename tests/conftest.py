@@ -27,7 +27,17 @@ TABLES = ("merchant_balances", "payables", "outbox", "transactions", "api_keys",
 
 
 def settings_for_tests(**overrides: str) -> Settings:
-    environ = {"PSP_ENV": "test", "PSP_LOG_FORMAT": "console", "PSP_WORKER_POLL_INTERVAL": "0.05"}
+    environ = {
+        "PSP_ENV": "test",
+        "PSP_LOG_FORMAT": "console",
+        "PSP_WORKER_POLL_INTERVAL": "0.05",
+        # Limits high enough never to throttle the suite (thousands of requests from one key, fuzzing
+        # with bad keys from one address) yet on, so every test runs through the limiter; the abuse
+        # tests set low ones.
+        "PSP_RATE_LIMIT_PER_KEY": "100000",
+        "PSP_RATE_LIMIT_BURST": "100000",
+        "PSP_AUTH_FAILURE_LIMIT": "100000",
+    }
     environ.update(overrides)
     return Settings.from_env(environ)
 

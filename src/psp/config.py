@@ -51,6 +51,39 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("PSP_MAX_BODY_BYTES", "65536", "largest request body accepted; larger answers 413"),
     Setting(
+        "PSP_MAX_JSON_DEPTH",
+        "32",
+        "deepest nesting of arrays and objects accepted in a JSON body; deeper answers 400 `json_too_deep`",
+    ),
+    Setting(
+        "PSP_TRUSTED_PROXY_HOPS",
+        "0",
+        "proxies in front of the API whose `X-Forwarded-For` entry names the client (1 behind the ALB); "
+        "0 trusts none and uses the socket's peer address",
+    ),
+    Setting(
+        "PSP_RATE_LIMIT_PER_KEY",
+        "100",
+        "requests per second one API key may make, per API process, once its burst is spent; "
+        "more answer 429. 0 disables",
+    ),
+    Setting(
+        "PSP_RATE_LIMIT_BURST",
+        "200",
+        "requests one API key may make at once, per API process, before `PSP_RATE_LIMIT_PER_KEY` applies",
+    ),
+    Setting(
+        "PSP_AUTH_FAILURE_LIMIT",
+        "20",
+        "failed authentications (unknown or revoked key) allowed in a row per client address and per "
+        "presented key, per API process; then 429 until one is earned back. 0 disables",
+    ),
+    Setting(
+        "PSP_AUTH_FAILURE_REFILL_SECONDS",
+        "30",
+        "seconds to earn back one failed authentication once `PSP_AUTH_FAILURE_LIMIT` is spent",
+    ),
+    Setting(
         "PSP_QUEUE_BACKEND",
         "postgres",
         "`postgres` (outbox table as the queue) or `sqs` (relay to Amazon SQS)",
@@ -105,6 +138,12 @@ class Settings:
     log_level: str
     auth_cache_seconds: float
     max_body_bytes: int
+    max_json_depth: int
+    trusted_proxy_hops: int
+    rate_limit_per_key: int
+    rate_limit_burst: int
+    auth_failure_limit: int
+    auth_failure_refill_seconds: int
     queue_backend: str
     sqs_endpoint_url: str | None
     aws_region: str
@@ -166,6 +205,12 @@ class Settings:
             log_level=read.choice("PSP_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
             auth_cache_seconds=read.number("PSP_AUTH_CACHE_SECONDS", minimum=0.0),
             max_body_bytes=read.integer("PSP_MAX_BODY_BYTES", minimum=1024),
+            max_json_depth=read.integer("PSP_MAX_JSON_DEPTH", minimum=1, maximum=1000),
+            trusted_proxy_hops=read.integer("PSP_TRUSTED_PROXY_HOPS", minimum=0, maximum=10),
+            rate_limit_per_key=read.integer("PSP_RATE_LIMIT_PER_KEY", minimum=0),
+            rate_limit_burst=read.integer("PSP_RATE_LIMIT_BURST", minimum=1),
+            auth_failure_limit=read.integer("PSP_AUTH_FAILURE_LIMIT", minimum=0),
+            auth_failure_refill_seconds=read.integer("PSP_AUTH_FAILURE_REFILL_SECONDS", minimum=1),
             queue_backend=read.choice("PSP_QUEUE_BACKEND", QUEUE_BACKENDS),
             sqs_endpoint_url=read.optional("PSP_SQS_ENDPOINT_URL"),
             aws_region=read.text("PSP_AWS_REGION"),

@@ -1,4 +1,5 @@
-"""The canary: a distinctive card number and CVV go in; they must come out nowhere.
+"""The canaries: a distinctive card number and CVV, API keys (valid and not) and a webhook signing secret
+go in; they must come out nowhere.
 
 Not in any response, not in any log line (at DEBUG, SQL statements and their parameters included), not
 in any row of any table. A 15-digit number cannot turn up by chance; a 3- or 4-digit CVV easily can (in
@@ -7,9 +8,12 @@ a UUID, a hash, a duration), so the CVV is looked for as a value would be writte
 
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
 from typing import Any
 
+import structlog
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -91,3 +95,77 @@ def test_no_card_number_or_cvv_reaches_a_response_a_log_or_a_table(
     for haystack in (bodies, everything_logged, stored):
         assert leaks(haystack, CANARY_NUMBER, CANARY_CVC) == []
         assert leaks(haystack, DECLINED_CARD, DECLINED_CVC) == []
+
+
+# --- secrets: API keys (valid and not) and webhook signing secrets ------------------------------------
+
+CANARY_WRONG_KEY = "sk_live_CanaryWrongKey7f3a9c1e5b2d8f4a6c0e9b7d"
+CANARY_WEBHOOK_SECRET = "whsec_CanaryWebhookSecret3e8b1d6f9a2c5e7b0d4f"
+
+
+class SecretLeakingAcquirer:
+    """An adapter bug that puts secrets and a card number into an exception's message."""
+
+    def authorize(self, *_: object) -> object:
+        raise RuntimeError(f"upstream refused {CANARY_WEBHOOK_SECRET} for card {CANARY_NUMBER}")
+
+
+def test_no_api_key_or_webhook_secret_reaches_a_log_or_a_table(
+    captured_log: io.StringIO, client: FlaskClient, container: Container, merchant: Onboarded
+) -> None:
+    key = merchant.key.secret_key
+    wrong = {"Authorization": f"Bearer {CANARY_WRONG_KEY}"}
+    requests = [
+        client.get("/v1/transactions", headers=auth(merchant)),
+        client.post("/v1/transactions", json=transaction_body(), headers=auth(merchant)),
+        client.post("/v1/transactions", json={"amount": "x"}, headers=auth(merchant)),
+        client.get(f"/v1/transactions?starting_after={key}", headers=auth(merchant)),
+        client.get(f"/v1/payables?transaction_id={CANARY_WEBHOOK_SECRET}", headers=auth(merchant)),
+        client.get(f"/v1/balance?api_key={key}&secret={CANARY_WEBHOOK_SECRET}", headers=auth(merchant)),
+        client.get(f"/v1/transactions/{key}", headers=auth(merchant)),
+        client.get("/v1/balance", headers=wrong),
+        client.get(f"/v1/balance?key={CANARY_WRONG_KEY}", headers=wrong),
+        client.get("/v1/balance", headers={"Authorization": CANARY_WRONG_KEY}),
+        client.get("/healthz", headers={"Request-Id": CANARY_WEBHOOK_SECRET[:40]}),
+        client.get("/v1/balance", headers={**auth(merchant), "X-Webhook-Secret": CANARY_WEBHOOK_SECRET}),
+    ]
+    container.acquirer = SecretLeakingAcquirer()  # type: ignore[assignment]
+    crashed = (
+        create_app(container)
+        .test_client()
+        .post("/v1/transactions", json=transaction_body(), headers=auth(merchant))
+    )
+    # Whatever code logs them by mistake, in a field or in a message, through structlog or the stdlib.
+    structlog.get_logger("psp.test").warning(
+        "webhook.delivery_failed", webhook_secret=CANARY_WEBHOOK_SECRET, note=f"signed with {key}"
+    )
+    logging.getLogger("psp.test").warning("retrying with %s and %s", CANARY_WRONG_KEY, CANARY_WEBHOOK_SECRET)
+
+    everything_logged = captured_log.getvalue()
+    assert all(response.status_code < 500 for response in requests)
+    assert crashed.status_code == 500
+    assert "upstream refused whsec_[redacted] for card [redacted]" in everything_logged  # the traceback
+    assert "sk_live_[redacted]" in everything_logged
+    assert "whsec_[redacted]" in everything_logged
+    stored = every_row_as_json(container)
+    for canary in (key, CANARY_WRONG_KEY, CANARY_WEBHOOK_SECRET, CANARY_NUMBER):
+        assert canary not in everything_logged, canary[:8]
+        assert canary not in stored, canary[:8]
+    assert crashed.get_data(as_text=True).count(CANARY_WEBHOOK_SECRET) == 0
+
+
+def test_api_keys_are_stored_only_as_their_sha256_and_a_short_prefix(
+    client: FlaskClient, container: Container, merchant: Onboarded
+) -> None:
+    key = merchant.key.secret_key
+    assert client.get("/v1/balance", headers=auth(merchant)).status_code == 200
+
+    with container.engine.connect() as connection:
+        row = connection.execute(text("SELECT prefix, key_hash FROM api_keys")).one()
+    stored = every_row_as_json(container)
+
+    assert row.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert key.startswith(row.prefix)
+    assert len(row.prefix) == len("sk_test_") + 4  # 4 of 43 random characters: useless to a guesser
+    assert key not in stored
+    assert key[len("sk_test_") :] not in stored

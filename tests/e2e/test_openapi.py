@@ -61,7 +61,7 @@ def test_every_post_takes_an_idempotency_key_and_every_v1_operation_documents_it
             assert {"$ref": "#/components/parameters/IdempotencyKey"} in operation["parameters"]
             assert {"400", "409", "413", "415", "422"} <= statuses, (path, method)
         if path.startswith("/v1/") and path != "/v1/openapi.json":
-            assert {"401", "503"} <= statuses, (path, method)
+            assert {"401", "429", "503"} <= statuses, (path, method)
             assert operation.get("security", document["security"]) == [{"bearerAuth": []}]
         else:
             assert operation["security"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,14 @@ class ApiKey:
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def matches(self, presented_hash: str) -> bool:
+        """Whether a presented key's hash is this key's, compared in constant time.
+
+        The database found the row by this very hash, so this never fails on a real row; it makes the
+        decision ours, not an index's, and an adapter that matched loosely cannot let a wrong key in.
+        """
+        return hmac.compare_digest(self.key_hash.encode(), presented_hash.encode())
 
 
 @dataclass(frozen=True)

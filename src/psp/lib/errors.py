@@ -126,6 +126,11 @@ class IdempotencyMismatch(PSPError):
 
 
 class RateLimited(PSPError):
+    """Too many requests from one API key, or too many failed authentications from one client (429).
+
+    Always carries ``Retry-After`` (whole seconds): the request did nothing and may be retried then.
+    """
+
     http_status = 429
     error_type = "rate_limit_error"
 

@@ -91,9 +91,10 @@ def authenticate(secret_key: str, *, uow: UnitOfWork) -> Principal:
     """Find the merchant a secret key belongs to; any failure reads the same to the caller."""
     if secret_key_mode(secret_key) is None:
         raise invalid_key()
+    presented_hash = hash_secret_key(secret_key)
     with uow:
-        found = uow.api_keys.find_with_merchant_by_hash(hash_secret_key(secret_key))
-    if found is None or not found[0].is_active:
+        found = uow.api_keys.find_with_merchant_by_hash(presented_hash)
+    if found is None or not found[0].matches(presented_hash) or not found[0].is_active:
         raise invalid_key()
     key, merchant = found
     return Principal(merchant_id=key.merchant_id, api_key_id=key.id, mode=key.mode, merchant=merchant)

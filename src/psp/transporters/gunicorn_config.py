@@ -39,7 +39,8 @@ errorlog = "-"
 loglevel = _settings.log_level.lower()
 
 # Heartbeat files in memory: a container's overlay file system can stall them and get workers killed.
-worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - a RAM disk, not a temp file
+# A RAM disk, not a temporary file.
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108  # nosec B108
 
 # psp does not use gunicorn's control interface; a fixed socket path would clash between instances.
 control_socket_disable = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from psp.bootstrap import Container, bootstrap
 from psp.config import Settings
@@ -44,6 +45,10 @@ def create_app(container: Container | None = None) -> Flask:
     app.register_blueprint(health_blueprint())
     app.register_blueprint(docs_blueprint())
     app.register_blueprint(api_blueprint())
+    hops = container.settings.trusted_proxy_hops
+    if hops:
+        # Only the entries our own proxies appended are believed; whatever the client sent is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app
 
 

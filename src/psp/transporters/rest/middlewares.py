@@ -1,7 +1,9 @@
-"""What every request goes through, in order: request id, routing, size, auth, body; then the access log.
+"""What every request goes through, in order: request id, routing, size, throttling and auth, body; then
+security headers and the access log.
 
-The order is deliberate: nothing reads the body before its size is known, and nothing about the body is
-reported to a client that has not authenticated.
+The order is deliberate: nothing reads the body before its size is known, nothing about the body is
+reported to a client that has not authenticated, and a client throttled for failing authentication is
+refused before its key costs a database look-up.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from typing import Any, Final, NoReturn, TypeVar
 import structlog
 from flask import Flask, Response, current_app, g, request
 
-from psp.lib.errors import InvalidRequestError, PayloadTooLarge, UnsupportedMediaType
+from psp.lib.errors import AuthenticationFailed, InvalidRequestError, PayloadTooLarge, UnsupportedMediaType
 from psp.lib.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from psp.transporters.rest.auth import principal_from_header
+from psp.transporters.rest.context import EXTENSION as CONTAINER
 from psp.transporters.rest.context import current_container, current_principal_cache
+from psp.transporters.rest.security_headers import add_security_headers
+from psp.transporters.rest.throttling import EXTENSION as THROTTLE
+from psp.transporters.rest.throttling import Throttle
 
 REQUEST_ID_HEADER: Final = "Request-Id"
 API_PREFIX: Final = "/v1/"
@@ -33,6 +39,7 @@ log = structlog.get_logger("psp.http")
 
 def install_middlewares(app: Flask) -> None:
     """Register the request pipeline; Flask runs ``before_request`` hooks in registration order."""
+    app.extensions[THROTTLE] = Throttle.from_settings(app.extensions[CONTAINER].settings)
     app.before_request(start_request)
     app.before_request(reject_unroutable_request)
     app.before_request(limit_body_size)
@@ -74,16 +81,34 @@ def body_too_large(limit: int) -> PayloadTooLarge:
 
 
 def authenticate_api_request() -> None:
-    """Every ``/v1`` route needs ``Authorization: Bearer sk_...``; the principal goes to ``g``."""
+    """Every ``/v1`` route needs ``Authorization: Bearer sk_...``; the principal goes to ``g``.
+
+    Throttled on both sides of the key look-up (see ``throttling``): a client that failed too often is
+    refused before it, and an authenticated key takes a token from its bucket after it.
+    """
     if not request.path.startswith(API_PREFIX) or request.path in PUBLIC_API_PATHS:
         return
-    principal = principal_from_header(
-        request.headers.get("Authorization"),
-        uow_factory=current_container().uow_factory,
-        cache=current_principal_cache(),
-    )
+    throttle: Throttle = current_app.extensions[THROTTLE]
+    authorization = request.headers.get("Authorization")
+    address = client_address()
+    throttle.refuse_locked_out_client(address, authorization)
+    try:
+        principal = principal_from_header(
+            authorization, uow_factory=current_container().uow_factory, cache=current_principal_cache()
+        )
+    except AuthenticationFailed as error:
+        if error.code != "missing_api_key":  # a key was presented, and it was wrong: a guess
+            throttle.record_failed_authentication(address, authorization)
+        raise
     g.principal = principal
     structlog.contextvars.bind_contextvars(merchant_id=str(principal.merchant_id))
+    throttle.admit(principal.api_key_id)
+
+
+def client_address() -> str:
+    """The client's address: the socket's peer, or what trusted proxies said (``PSP_TRUSTED_PROXY_HOPS``,
+    applied by ``ProxyFix`` in ``create_app``); never a client's own ``X-Forwarded-For``."""
+    return request.remote_addr or "unknown"
 
 
 def parse_json_body() -> None:
@@ -110,17 +135,59 @@ def read_body() -> bytes:
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """Parse strictly: UTF-8, no NaN/Infinity, no duplicate keys, an object at the top."""
+    """Parse strictly: UTF-8, not nested too deep, no NaN/Infinity, no duplicate keys, an object on top."""
+    max_depth = current_container().settings.max_json_depth
+    if json_nesting_exceeds(raw, max_depth):
+        raise InvalidRequestError(
+            f"the request body nests arrays and objects deeper than {max_depth} levels",
+            code="json_too_deep",
+        )
     try:
         value = json.loads(
             raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_object_without_duplicates
         )
     except (ValueError, RecursionError):
-        # RecursionError: absurdly deep nesting; ValueError also covers integers of over 4300 digits.
+        # ValueError also covers integers of over 4300 digits; RecursionError cannot happen below the
+        # depth limit, but a parser must never turn input into a 500.
         raise invalid_json("the request body is not valid JSON") from None
     if not isinstance(value, dict):
         raise invalid_json("the request body must be a JSON object")
     return value
+
+
+_OPENERS: Final = frozenset(b"[{")
+_CLOSERS: Final = frozenset(b"]}")
+_QUOTE: Final = ord('"')
+_BACKSLASH: Final = ord("\\")
+
+
+def json_nesting_exceeds(raw: bytes, max_depth: int) -> bool:
+    """Whether ``raw`` nests arrays and objects deeper than ``max_depth``, decided before parsing.
+
+    Fast path: a body with no more brackets than the limit cannot be nested deeper (two ``bytes.count``
+    calls, microseconds). Only a body with more brackets than that is walked byte by byte, skipping
+    strings, and the walk stops at the first level over the limit.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == _BACKSLASH:
+                escaped = True
+            elif byte == _QUOTE:
+                in_string = False
+        elif byte == _QUOTE:
+            in_string = True
+        elif byte in _OPENERS:
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif byte in _CLOSERS:
+            depth -= 1
+    return False
 
 
 def invalid_json(message: str) -> InvalidRequestError:
@@ -131,8 +198,7 @@ def finish_request(response: Response) -> Response:
     """Every response carries ``Request-Id`` and gets one access log line (never the body)."""
     request_id = g.get("request_id") or request_id_from(None)
     response.headers[REQUEST_ID_HEADER] = request_id
-    # Responses hold merchants' private data; no proxy or browser should keep them.
-    response.headers.setdefault("Cache-Control", "no-store")
+    add_security_headers(response)
     fields = _access_fields(response)
     log.info("http.request", **fields)
     _record_metrics(response, fields["duration_ms"])
@@ -157,6 +223,7 @@ def _access_fields(response: Response) -> dict[str, Any]:
         "method": request.method,
         "path": request.path,
         "status": response.status_code,
+        "client": client_address(),
         "duration_ms": None if started is None else round((time.perf_counter() - started) * 1000, 2),
     }
     if request.method == "GET" and request.query_string:

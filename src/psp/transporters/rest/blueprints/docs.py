@@ -8,7 +8,7 @@ from flask import Blueprint, Response
 
 from psp.transporters.rest.context import json_response
 from psp.transporters.rest.openapi.document import openapi_document
-from psp.transporters.rest.openapi.html import render_reference
+from psp.transporters.rest.openapi.html import content_security_policy, render_reference
 
 
 def docs_blueprint() -> Blueprint:
@@ -23,7 +23,8 @@ def openapi_json() -> Response:
 
 
 def reference_page() -> Response:
-    return Response(_reference_html(), mimetype="text/html")
+    policy = {"Content-Security-Policy": content_security_policy()}
+    return Response(_reference_html(), mimetype="text/html", headers=policy)
 
 
 @functools.cache

@@ -45,7 +45,11 @@ net of fees, by payment date), your balance and refunds.
 * **Authentication**: every `/v1` route wants `Authorization: Bearer <secret key>` (`sk_test_...` or
   `sk_live_...`); a missing, unknown or revoked key answers 401. You see only your own objects: another
   merchant's id answers 404, like one that does not exist.
-* **JSON** in and out (`Content-Type: application/json`, UTF-8); bodies over 64 KiB answer 413.
+* **JSON** in and out (`Content-Type: application/json`, UTF-8); bodies over 64 KiB answer 413, bodies
+  nested deeper than 32 levels 400 (`json_too_deep`).
+* **Rate limits**: each key may send a burst of requests, then a steady rate; beyond it 429
+  (`rate_limit_exceeded`) with `Retry-After` (seconds). Repeated failed authentications from one client
+  answer 429 (`too_many_failed_authentications`) for a while, whatever key it sends.
 * **Idempotency**: send `Idempotency-Key` on every POST. The first answer to a key (status and body) is
   stored with the request's effect and replayed byte for byte to every retry, with
   `Idempotent-Replayed: true`. The same key with another body answers 422; while the first request with
@@ -107,6 +111,12 @@ ERRORS: Final = {
     ),
     413: ("PayloadTooLarge", "the body is over the size limit (64 KiB by default)", ()),
     415: ("UnsupportedMediaType", "the body is not `application/json` in UTF-8", ()),
+    429: (
+        "TooManyRequests",
+        "too many requests with this key (`rate_limit_exceeded`), or too many failed authentications from "
+        "this client (`too_many_failed_authentications`); nothing was done, retry after `Retry-After`",
+        ("Retry-After",),
+    ),
     422: (
         "Unprocessable",
         "the `Idempotency-Key` was used with another request, or the request cannot be carried out now",
@@ -187,7 +197,7 @@ def _path_parameter(name: str, kind: str, example: str) -> dict[str, Any]:
     }
 
 
-API_ERRORS: Final = (401, 405, 503)  # any authenticated route
+API_ERRORS: Final = (401, 405, 429, 503)  # any authenticated route
 POST_ERRORS: Final = (400, 409, 413, 415, 422)
 
 

@@ -125,6 +125,11 @@ ERROR_EXAMPLES: Final[dict[int, dict[str, Any]]] = {
             ],
         ),
         "json": _error("invalid_request_error", "invalid_json", "the request body is not valid JSON"),
+        "json_depth": _error(
+            "invalid_request_error",
+            "json_too_deep",
+            "the request body nests arrays and objects deeper than 32 levels",
+        ),
     },
     401: {
         "missing": _error(
@@ -181,6 +186,18 @@ ERROR_EXAMPLES: Final[dict[int, dict[str, Any]]] = {
             "amount_too_large",
             "amount must not exceed what is still refundable: 2000",
             "amount",
+        ),
+    },
+    429: {
+        "rate_limited": _error(
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            "Too many requests with this API key; slow down and retry after the Retry-After seconds",
+        ),
+        "failed_authentications": _error(
+            "rate_limit_error",
+            "too_many_failed_authentications",
+            "Too many failed authentications from this client; retry after the Retry-After seconds",
         ),
     },
     503: {
