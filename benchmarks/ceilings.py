@@ -60,8 +60,13 @@ def run_pgbench(
     monitor: ResourceMonitor,
     client_pids: PidHolder,
     work_dir: Path,
+    rate: float | None = None,
 ) -> PgbenchOutcome | None:
-    """pgbench -M prepared with the two-insert script; None when no pgbench binary is available."""
+    """pgbench -M prepared with the two-insert script; None when no pgbench binary is available.
+
+    With ``rate``, pgbench paces itself (``-R``: that many transactions a second on a Poisson schedule)
+    instead of running flat out: a steady feed of approvals written exactly as the API writes them.
+    """
     binary = pgbench_path(database)
     if binary is None:
         return None
@@ -70,6 +75,8 @@ def run_pgbench(
     threads = max(1, min(connections, os.cpu_count() or 1))
     base = [str(binary), "-n", "-M", "prepared", "-c", str(connections), "-j", str(threads)]
     base += ["-f", str(script), "-D", f"merchant={merchant_id}"]
+    if rate is not None:
+        base += ["-R", str(rate)]
     if warmup > 0:
         _pgbench([*base, "-T", str(max(1, round(warmup))), database.url], client_pids)
     log_dir = work_dir / "pgbench-logs"
