@@ -156,3 +156,15 @@ def refund_created(refund: Refund) -> Event:
         data={**refund_object(refund), "version": 1},
         created_at=refund.created_at,
     )
+
+
+def as_queued(event: Event) -> OutboxEvent:
+    """A public event as queue messages carry it (the webhooks queue: SQS, or the events table)."""
+    return OutboxEvent(
+        id=event.id,
+        type=event.type,
+        merchant_id=event.merchant_id,
+        aggregate_id=event.object_id,
+        payload=event.data,
+        created_at=event.created_at,
+    )

@@ -366,6 +366,12 @@ class InMemoryWebhookEndpointRepository:
     def list(self, merchant_id: UUID, page: PageRequest) -> Page[WebhookEndpoint]:
         return _page((e for e in self._usable() if e.merchant_id == merchant_id), page)
 
+    def owner(self, endpoint_id: UUID) -> UUID | None:
+        found = self._staged.webhook_endpoints.get(endpoint_id)
+        if found is None or endpoint_id in self._staged.deleted_endpoints:
+            return None
+        return found.merchant_id
+
     def update(self, endpoint: WebhookEndpoint) -> None:
         self._staged.webhook_endpoints[endpoint.id] = endpoint
 
@@ -439,6 +445,7 @@ class InMemoryWebhookDeliveryRepository:
                 if d.status is DeliveryStatus.PENDING
                 and d.next_attempt_at is not None
                 and d.next_attempt_at <= now
+                and self._usable(self._staged.webhook_endpoints[d.endpoint_id])
             ),
             key=lambda d: (d.next_attempt_at, d.id),
         )[:limit]
@@ -475,17 +482,6 @@ class InMemoryWebhookDeliveryRepository:
             next_attempt_at=next_attempt_at if status is DeliveryStatus.PENDING else None,
             attempt_log=(*delivery.attempt_log, attempt),
         )
-
-    def fail_unusable(self, delivery_ids: Sequence[UUID], at: datetime) -> int:
-        failed = 0
-        for delivery_id in delivery_ids:
-            delivery = self._staged.webhook_deliveries[delivery_id]
-            if not self._usable(self._staged.webhook_endpoints[delivery.endpoint_id]):
-                self._staged.webhook_deliveries[delivery_id] = replace(
-                    delivery, status=DeliveryStatus.FAILED, next_attempt_at=None
-                )
-                failed += 1
-        return failed
 
     def list_for_event(self, merchant_id: UUID, event_id: UUID, page: PageRequest) -> Page[WebhookDelivery]:
         mine = (

@@ -62,6 +62,8 @@ _CLAIM = text(
     WITH due AS (
         SELECT d.id FROM webhook_deliveries AS d
         WHERE d.status = 'pending' AND d.next_attempt_at <= :now
+          AND EXISTS (SELECT 1 FROM webhook_endpoints AS ep
+                      WHERE ep.id = d.endpoint_id AND ep.status = 'enabled' AND ep.deleted_at IS NULL)
         ORDER BY d.next_attempt_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
@@ -82,14 +84,6 @@ _CLAIM = text(
 _FAIL_PENDING_OF_ENDPOINT = text(
     "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, updated_at = :now "
     "WHERE endpoint_id = :endpoint_id AND status = 'pending'"
-)
-_FAIL_PENDING_OF_UNUSABLE_ENDPOINTS = text(
-    """
-    UPDATE webhook_deliveries AS d SET status = 'failed', next_attempt_at = NULL, updated_at = :now
-    FROM webhook_endpoints AS ep
-    WHERE ep.id = d.endpoint_id AND d.id = ANY(CAST(:ids AS uuid[]))
-      AND (ep.status <> 'enabled' OR ep.deleted_at IS NOT NULL)
-    """
 )
 
 
@@ -114,6 +108,13 @@ class PostgresWebhookEndpointRepository:
             webhook_endpoints.c.merchant_id == merchant_id, webhook_endpoints.c.deleted_at.is_(None)
         )
         return fetch_page(self._connection, query, webhook_endpoints, page, endpoint_from_row)
+
+    def owner(self, endpoint_id: UUID) -> UUID | None:
+        query = select(webhook_endpoints.c.merchant_id).where(
+            webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.deleted_at.is_(None)
+        )
+        found: UUID | None = self._connection.execute(query).scalar()
+        return found
 
     def update(self, endpoint: WebhookEndpoint) -> None:
         """Store secrets, status and health (the rest of an endpoint never changes)."""
@@ -214,14 +215,6 @@ class PostgresWebhookDeliveryRepository:
                 updated_at=attempt.attempted_at,
             )
         )
-
-    def fail_unusable(self, delivery_ids: Sequence[UUID], at: datetime) -> int:
-        """Deliveries claimed for an endpoint disabled or deleted meanwhile: failed, not sent."""
-        if not delivery_ids:
-            return 0
-        return self._connection.execute(
-            _FAIL_PENDING_OF_UNUSABLE_ENDPOINTS, {"ids": list(delivery_ids), "now": at}
-        ).rowcount
 
     def list_for_event(self, merchant_id: UUID, event_id: UUID, page: PageRequest) -> Page[WebhookDelivery]:
         query = select(webhook_deliveries).where(
