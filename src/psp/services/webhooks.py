@@ -269,15 +269,21 @@ def attempt_delivery(
         error=result.error,
     )
     finished = clock()
+    # Retries stop three days after the first attempt (or the last manual redelivery).
+    window_start = started if due.attempts == 0 else due.retrying_since
     with uow_factory() as uow:
         if result.succeeded:
             uow.webhook_deliveries.record_attempt(attempt, succeeded=True, next_attempt_at=None)
             uow.webhook_endpoints.note_success(endpoint.id)
         else:
-            next_at = schedule.next_attempt(due.retrying_since, due.attempts + 1, finished)
+            next_at = schedule.next_attempt(window_start, due.attempts + 1, finished)
             uow.webhook_deliveries.record_attempt(attempt, succeeded=False, next_attempt_at=next_at)
-            failing_since = uow.webhook_endpoints.note_failure(endpoint.id, finished)
-            if failing_since is not None and finished - failing_since >= schedule.give_up_after:
+            failing_since = uow.webhook_endpoints.note_failure(endpoint.id, started)
+            if failing_since is not None and (
+                finished - failing_since >= schedule.give_up_after
+                # This delivery's whole retry window failed, and the endpoint with it: three days.
+                or (next_at is None and failing_since <= window_start)
+            ):
                 uow.webhook_endpoints.disable(endpoint.id, DISABLED_FAILING, finished)
         uow.commit()
     return attempt

@@ -471,6 +471,8 @@ class InMemoryWebhookDeliveryRepository:
         self, attempt: DeliveryAttempt, *, succeeded: bool, next_attempt_at: datetime | None
     ) -> None:
         delivery = self._staged.webhook_deliveries[attempt.delivery_id]
+        if delivery.attempts == 0:
+            self._staged.delivery_retrying_since[delivery.id] = attempt.attempted_at
         if succeeded:
             status = DeliveryStatus.SUCCEEDED
         else:

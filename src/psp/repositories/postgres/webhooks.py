@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, case, insert, select, text, update
 
 from psp.data_sources.postgres.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 from psp.domain.events import Event, event_body
@@ -211,6 +211,10 @@ class PostgresWebhookDeliveryRepository:
             .values(
                 status=status.value,
                 attempts=webhook_deliveries.c.attempts + 1,
+                retrying_since=case(
+                    (webhook_deliveries.c.attempts == 0, attempt.attempted_at),
+                    else_=webhook_deliveries.c.retrying_since,
+                ),
                 next_attempt_at=None if status is not DeliveryStatus.PENDING else next_attempt_at,
                 updated_at=attempt.attempted_at,
             )

@@ -27,7 +27,9 @@ log = structlog.get_logger(__name__)
 
 FIRST_ERROR_BACKOFF_SECONDS = 0.5
 MAX_ERROR_BACKOFF_SECONDS = 30.0
-LEASE_MARGIN_SECONDS = 30.0  # beyond the attempt's time-out, before a claimed delivery is due again
+# A claimed delivery is due again after twice the attempt's time-out and a second: long enough for the
+# attempt and its record, short enough that a killed worker's deliveries are soon picked up again.
+LEASE_MARGIN_SECONDS = 1.0
 IDLE_WAIT_CAP_SECONDS = 1.0
 
 
@@ -46,7 +48,7 @@ def run_webhooks_worker(
     sender = sender or container.webhook_sender()
     schedule = schedule or container.retry_schedule()
     concurrency = settings.webhook_concurrency
-    lease = settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+    lease = 2 * settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
     idle_wait = min(IDLE_WAIT_CAP_SECONDS, max(settings.worker_poll_interval, 0.01))
     in_flight: set[Future[None]] = set()
     backoff = FIRST_ERROR_BACKOFF_SECONDS
