@@ -20,6 +20,7 @@ from psp.domain.webhooks import (
     verify_signature,
 )
 from psp.lib.errors import ValidationFailed
+from psp.lib.logging import drop_sensitive_fields
 from psp.webhooks import WebhookVerificationError, verify
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/gK8Ek7bX5A="
@@ -170,3 +171,12 @@ def test_refused_endpoint_urls(url: str, mode: str, code: str) -> None:
 
     assert refused.value.code == code
     assert refused.value.param == "url"
+
+
+def test_a_webhook_secret_in_any_logged_value_is_redacted() -> None:
+    logged = drop_sensitive_fields(
+        None, "info", {"event": "x", "detail": f"bad {SECRET} here", "secret": SECRET}
+    )
+
+    assert SECRET not in repr(logged)
+    assert logged["detail"] == "bad whsec_[redacted] here"

@@ -7,6 +7,7 @@ name says it might hold a card number, a verification code or a secret, wherever
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -22,10 +23,16 @@ SENSITIVE_FIELDS = frozenset(
         "cvv",
         "cvc",
         "secret_key",
+        "secret",
+        "previous_secret",
         "authorization",
         "password",
     }
 )
+
+
+# Webhook signing secrets, wherever they appear in a logged value (an error message, a repr).
+_WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 
 
 def drop_sensitive_fields(
@@ -33,6 +40,9 @@ def drop_sensitive_fields(
 ) -> MutableMapping[str, Any]:
     for name in SENSITIVE_FIELDS.intersection(event):
         event[name] = "[redacted]"
+    for name, value in event.items():
+        if isinstance(value, str) and "whsec_" in value:
+            event[name] = _WEBHOOK_SECRET.sub("whsec_[redacted]", value)
     return event
 
 

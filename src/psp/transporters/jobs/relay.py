@@ -8,6 +8,7 @@ not hammer an endpoint that is coming back.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 
 import structlog
@@ -59,15 +60,30 @@ def run_relay(
     webhook_publisher = webhook_publisher or container.webhook_event_publisher()
     idle = container.settings.worker_poll_interval if idle_seconds is None else idle_seconds
     backoff = backoff or Backoff()
+    # The webhooks queue has a backoff of its own: its outage must not slow the payables relay.
+    events_backoff, events_retry_at = Backoff(), 0.0
     log.info("relay.started", batch_size=batch_size)
     while not shutdown.requested:
         try:
             published = relay_outbox(
                 uow=container.uow(), publisher=publisher, limit=batch_size, clock=container.clock
             )
-            published_events = relay_events(
-                uow=container.uow(), publisher=webhook_publisher, limit=batch_size, clock=container.clock
-            )
+            published_events = 0
+            if time.monotonic() >= events_retry_at:
+                try:
+                    published_events = relay_events(
+                        uow=container.uow(),
+                        publisher=webhook_publisher,
+                        limit=batch_size,
+                        clock=container.clock,
+                    )
+                    events_backoff.reset()
+                except ServiceUnavailable as error:
+                    delay = events_backoff.next_delay()
+                    events_retry_at = time.monotonic() + delay
+                    log.warning(
+                        "relay.webhooks_unavailable", code=error.code, retry_in_seconds=round(delay, 2)
+                    )
             backlog = outbox_backlog(uow=container.uow()) + events_backlog(uow=container.uow())
         except ServiceUnavailable as error:
             delay = backoff.next_delay()
