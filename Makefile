@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP) ## create .venv and install psp with its dev tools
 
-run: $(STAMP) ## start everything embedded: PostgreSQL, migrations, demo merchant, API, worker, scheduler
-	$(BIN)/psp dev
+run: $(STAMP) ## start everything embedded: PostgreSQL, migrations, demo merchant, API, workers, scheduler (DEMO_WEBHOOK=1: a demo receiver)
+	$(BIN)/psp dev $(if $(DEMO_WEBHOOK),--demo-webhook)
 
 test: $(STAMP) ## lint, type-check, bandit, and run the whole test suite
 	$(BIN)/ruff check $(LINT_PATHS)

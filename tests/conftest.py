@@ -23,7 +23,18 @@ from psp.services import merchants as merchant_service
 from psp.services.merchants import Onboarded
 
 TEST_DATABASE = "psp_test"
-TABLES = ("merchant_balances", "payables", "outbox", "transactions", "api_keys", "merchants")
+TABLES = (
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "events",
+    "merchant_balances",
+    "payables",
+    "outbox",
+    "transactions",
+    "api_keys",
+    "merchants",
+)
 
 
 def settings_for_tests(**overrides: str) -> Settings:

@@ -10,12 +10,21 @@ from sqlalchemy import Engine
 from psp.config import Settings
 from psp.data_sources.postgres.engine import build_engine, resolve_database_url
 from psp.data_sources.postgres.unit_of_work import PostgresUnitOfWork
+from psp.domain.webhooks import RetrySchedule
 from psp.lib.errors import ConfigurationError
 from psp.lib.metrics import PipelineHealth
 from psp.repositories.acquirers import SimulatorAcquirer
-from psp.repositories.ports import Acquirer, EventPublisher, EventQueue, UnitOfWork
+from psp.repositories.ports import (
+    Acquirer,
+    EventPublisher,
+    EventQueue,
+    HostResolver,
+    UnitOfWork,
+    WebhookSender,
+)
 from psp.repositories.postgres.operations import read_pipeline_health
-from psp.repositories.postgres.queue import PostgresEventQueue
+from psp.repositories.postgres.queue import EVENTS, PostgresEventQueue
+from psp.repositories.webhook_http import HttpWebhookSender, SocketHostResolver
 from psp.services.clock import Clock, utc_now
 
 
@@ -27,6 +36,8 @@ class Container:
     acquirer: Acquirer
     clock: Clock = field(default=utc_now)
     _event_queue: EventQueue | None = field(default=None, init=False, repr=False)
+    _webhook_queue: EventQueue | None = field(default=None, init=False, repr=False)
+    _resolver: HostResolver | None = field(default=None, init=False, repr=False)
 
     def uow(self) -> UnitOfWork:
         return PostgresUnitOfWork(self.engine)
@@ -53,6 +64,42 @@ class Container:
             max_receives=self.settings.worker_max_receives,
             poll_interval=self.settings.worker_poll_interval,
         )
+
+    def webhook_event_queue(self) -> EventQueue:
+        """The webhooks worker's queue: the events table (postgres) or its own SQS queue and DLQ."""
+        if self._webhook_queue is None:
+            if self.settings.queue_backend == "sqs":
+                from psp.repositories.sqs.queue import SqsEventQueue  # noqa: PLC0415 - boto3 only when used
+
+                self._webhook_queue = SqsEventQueue.from_settings(self.settings, webhooks=True)
+            else:
+                self._webhook_queue = PostgresEventQueue(
+                    self.engine,
+                    visibility_timeout=self.settings.worker_visibility_timeout,
+                    max_receives=self.settings.worker_max_receives,
+                    poll_interval=self.settings.worker_poll_interval,
+                    table=EVENTS,
+                )
+        return self._webhook_queue
+
+    def webhook_event_publisher(self) -> EventPublisher:
+        """The relay's side of the SQS webhooks queue."""
+        if self.settings.queue_backend != "sqs":
+            raise ConfigurationError("the outbox relay needs PSP_QUEUE_BACKEND=sqs", code="invalid_setting")
+        from psp.repositories.sqs.queue import SqsEventPublisher  # noqa: PLC0415 - boto3 only when used
+
+        return SqsEventPublisher.from_settings(self.settings, webhooks=True)
+
+    def host_resolver(self) -> HostResolver:
+        if self._resolver is None:
+            self._resolver = SocketHostResolver()
+        return self._resolver
+
+    def webhook_sender(self) -> WebhookSender:
+        return HttpWebhookSender(timeout=self.settings.webhook_timeout_seconds, resolver=self.host_resolver())
+
+    def retry_schedule(self) -> RetrySchedule:
+        return RetrySchedule.scaled(self.settings.webhook_retry_base_seconds)
 
     def event_publisher(self) -> EventPublisher:
         """The relay's side of SQS; with the Postgres queue the outbox itself is the queue."""

@@ -92,6 +92,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PSP_AWS_REGION", "us-east-1", "AWS region of the SQS queues"),
     Setting("PSP_SQS_PAYABLES_QUEUE", "psp-payables", "name or URL of the payables queue"),
     Setting("PSP_SQS_PAYABLES_DLQ", "psp-payables-dlq", "name or URL of the payables dead-letter queue"),
+    Setting(
+        "PSP_SQS_WEBHOOKS_QUEUE", "psp-webhooks", "name or URL of the webhooks queue (events to deliver)"
+    ),
+    Setting("PSP_SQS_WEBHOOKS_DLQ", "psp-webhooks-dlq", "name or URL of the webhooks dead-letter queue"),
     Setting("PSP_WORKER_BATCH_SIZE", "500", "events a worker claims per batch (SQS: at most 10 per receive)"),
     Setting(
         "PSP_WORKER_VISIBILITY_TIMEOUT", "30", "seconds a claimed event stays invisible before redelivery"
@@ -115,6 +119,13 @@ SETTINGS: tuple[Setting, ...] = (
         "chunks a settlement run settles side by side (one database connection each)",
     ),
     Setting("PSP_ACQUIRER", "simulator", "acquirer adapter; `simulator` is deterministic by card number"),
+    Setting("PSP_WEBHOOK_CONCURRENCY", "16", "webhook deliveries one webhooks worker attempts at once"),
+    Setting("PSP_WEBHOOK_TIMEOUT_SECONDS", "10", "seconds a webhook endpoint has to answer an attempt"),
+    Setting(
+        "PSP_WEBHOOK_RETRY_BASE_SECONDS",
+        "60",
+        "first retry delay; later ones grow x4 up to 24 h, for 3 days (all scale with it: tests, demos)",
+    ),
     Setting(
         "PSP_IDEMPOTENCY_KEY_TTL_DAYS",
         "30",
@@ -149,6 +160,8 @@ class Settings:
     aws_region: str
     sqs_payables_queue: str
     sqs_payables_dlq: str
+    sqs_webhooks_queue: str
+    sqs_webhooks_dlq: str
     worker_batch_size: int
     worker_visibility_timeout: int
     worker_max_receives: int
@@ -163,6 +176,9 @@ class Settings:
     settlement_settlers: int
     acquirer: str
     idempotency_key_ttl_days: int
+    webhook_concurrency: int
+    webhook_timeout_seconds: float
+    webhook_retry_base_seconds: float
 
     @property
     def is_production(self) -> bool:
@@ -216,6 +232,8 @@ class Settings:
             aws_region=read.text("PSP_AWS_REGION"),
             sqs_payables_queue=read.text("PSP_SQS_PAYABLES_QUEUE"),
             sqs_payables_dlq=read.text("PSP_SQS_PAYABLES_DLQ"),
+            sqs_webhooks_queue=read.text("PSP_SQS_WEBHOOKS_QUEUE"),
+            sqs_webhooks_dlq=read.text("PSP_SQS_WEBHOOKS_DLQ"),
             worker_batch_size=read.integer("PSP_WORKER_BATCH_SIZE", minimum=1, maximum=10_000),
             worker_visibility_timeout=read.integer("PSP_WORKER_VISIBILITY_TIMEOUT", minimum=1),
             worker_max_receives=read.integer("PSP_WORKER_MAX_RECEIVES", minimum=1),
@@ -230,6 +248,9 @@ class Settings:
             settlement_settlers=read.integer("PSP_SETTLEMENT_SETTLERS", minimum=1, maximum=16),
             acquirer=read.choice("PSP_ACQUIRER", ("simulator",)),
             idempotency_key_ttl_days=read.integer("PSP_IDEMPOTENCY_KEY_TTL_DAYS", minimum=1),
+            webhook_concurrency=read.integer("PSP_WEBHOOK_CONCURRENCY", minimum=1, maximum=256),
+            webhook_timeout_seconds=read.number("PSP_WEBHOOK_TIMEOUT_SECONDS", minimum=0.1),
+            webhook_retry_base_seconds=read.number("PSP_WEBHOOK_RETRY_BASE_SECONDS", minimum=0.001),
         )
         if settings.settlement_settlers > settings.db_pool_size:
             raise ConfigurationError(

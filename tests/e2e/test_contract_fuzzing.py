@@ -46,7 +46,7 @@ CHECKS = [
 MAX_EXAMPLES = 30
 # Text the merchant chose (the idempotency key included): the fuzzer may well make it a run of digits,
 # even the very digits it sent as the card number.
-FREE_TEXT = {"description", "card_holder_name", "holder_name", "key"}
+FREE_TEXT = {"description", "card_holder_name", "holder_name", "key", "url"}
 DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z-])[0-9]{12,19}(?![0-9A-Za-z-])")
 
 

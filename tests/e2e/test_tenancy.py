@@ -82,6 +82,8 @@ OWN = Probe("own")
 LIST = Probe("list")
 PUBLIC = Probe("public")
 
+ENDPOINT_BODY: Final = {"url": "http://localhost:9/hooks", "enabled_events": ["transaction.approved"]}
+
 # Every route and method the app serves. A route added without a line here fails
 # test_every_route_and_method_of_the_app_is_in_the_tenancy_matrix, which names it.
 TENANCY_MATRIX: Final[dict[str, Probe]] = {
@@ -99,6 +101,15 @@ TENANCY_MATRIX: Final[dict[str, Probe]] = {
     "GET /v1/payables": LIST,
     "GET /v1/payables/<payable_id>": FOREIGN_IDS,
     "GET /v1/balance": OWN,
+    "POST /v1/webhook_endpoints": Probe("own", body=ENDPOINT_BODY),
+    "GET /v1/webhook_endpoints": LIST,
+    "GET /v1/webhook_endpoints/<endpoint_id>": FOREIGN_IDS,
+    "DELETE /v1/webhook_endpoints/<endpoint_id>": FOREIGN_IDS,
+    "POST /v1/webhook_endpoints/<endpoint_id>/rotate_secret": Probe("foreign_ids", body={}),
+    "GET /v1/events": LIST,
+    "GET /v1/events/<event_id>": FOREIGN_IDS,
+    "GET /v1/events/<event_id>/deliveries": FOREIGN_IDS,
+    "POST /v1/events/<event_id>/redeliver": Probe("foreign_ids", body={}),
 }
 IGNORED_METHODS: Final = {"HEAD", "OPTIONS"}
 PATH_PARAMETER: Final = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -122,13 +133,28 @@ def world(client: FlaskClient, container: Container, merchant: Onboarded, other_
     refund = client.post(
         f"/v1/transactions/{transaction['id']}/refunds", json={"amount": 50}, headers=auth(merchant)
     ).get_json()
+    endpoint = client.post("/v1/webhook_endpoints", json=ENDPOINT_BODY, headers=auth(merchant)).get_json()
+    event = client.get("/v1/events", headers=auth(merchant)).get_json()["data"][0]
     # Merchant A's object for every path parameter of the app; a new kind of object needs a line here.
-    a_ids = {"transaction_id": transaction["id"], "payable_id": payable["id"], "refund_id": refund["id"]}
+    a_ids = {
+        "transaction_id": transaction["id"],
+        "payable_id": payable["id"],
+        "refund_id": refund["id"],
+        "endpoint_id": endpoint["id"],
+        "event_id": event["id"],
+    }
 
     theirs = create_transaction(client, other_merchant, amount=7000)
     create_payables_for(container, other_merchant, theirs)
     b_payables = client.get("/v1/payables", headers=auth(other_merchant)).get_json()["data"]
-    b_ids = {theirs["id"], *(payable["id"] for payable in b_payables)}
+    b_endpoint = client.post("/v1/webhook_endpoints", json=ENDPOINT_BODY, headers=auth(other_merchant))
+    b_events = client.get("/v1/events?limit=100", headers=auth(other_merchant)).get_json()["data"]
+    b_ids = {
+        theirs["id"],
+        b_endpoint.get_json()["id"],
+        *(payable["id"] for payable in b_payables),
+        *(event["id"] for event in b_events),
+    }
     return World(merchant, other_merchant, a_ids, b_ids)
 
 

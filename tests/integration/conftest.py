@@ -68,6 +68,8 @@ def sqs_settings(endpoint: str, **overrides: str) -> Settings:
         "PSP_SQS_ENDPOINT_URL": endpoint,
         "PSP_SQS_PAYABLES_QUEUE": name,
         "PSP_SQS_PAYABLES_DLQ": f"{name}-dlq",
+        "PSP_SQS_WEBHOOKS_QUEUE": f"{name}-webhooks",
+        "PSP_SQS_WEBHOOKS_DLQ": f"{name}-webhooks-dlq",
         "PSP_WORKER_VISIBILITY_TIMEOUT": "1",
         "PSP_WORKER_MAX_RECEIVES": "5",
     }
@@ -76,13 +78,18 @@ def sqs_settings(endpoint: str, **overrides: str) -> Settings:
 
 
 def create_test_queues(settings: Settings) -> None:
-    create_queues(
-        build_sqs_client(settings),
-        queue=settings.sqs_payables_queue,
-        dlq=settings.sqs_payables_dlq,
-        visibility_timeout=settings.worker_visibility_timeout,
-        max_receives=settings.worker_max_receives,
-    )
+    client = build_sqs_client(settings)
+    for queue, dlq in (
+        (settings.sqs_payables_queue, settings.sqs_payables_dlq),
+        (settings.sqs_webhooks_queue, settings.sqs_webhooks_dlq),
+    ):
+        create_queues(
+            client,
+            queue=queue,
+            dlq=dlq,
+            visibility_timeout=settings.worker_visibility_timeout,
+            max_receives=settings.worker_max_receives,
+        )
 
 
 @pytest.fixture

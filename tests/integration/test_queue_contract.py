@@ -1,4 +1,5 @@
-"""One queue contract, three adapters: the in-memory fake, the Postgres outbox queue and SQS (on moto).
+"""One queue contract, every adapter: the in-memory fake, the Postgres queues (the outbox, for payables;
+the events table, for webhooks) and SQS on moto (the webhooks queue is the same adapter on other queues).
 
 Every adapter runs with a 1 s visibility timeout and 5 receives before dead-lettering.
 """
@@ -16,11 +17,11 @@ import pytest
 
 from psp.bootstrap import Container
 from psp.config import Settings
-from psp.domain.events import TRANSACTION_APPROVED, OutboxEvent
+from psp.domain.events import TRANSACTION_APPROVED, Event, OutboxEvent
 from psp.domain.ids import new_id
 from psp.repositories.memory import InMemoryEventQueue
 from psp.repositories.ports import EventQueue, ReceivedEvent
-from psp.repositories.postgres.queue import PostgresEventQueue
+from psp.repositories.postgres.queue import EVENTS, PostgresEventQueue
 from psp.repositories.sqs.queue import SqsEventPublisher, SqsEventQueue
 from psp.services.merchants import Onboarded
 
@@ -36,9 +37,14 @@ class QueueUnderTest:
     merchant_id: UUID
 
 
-@pytest.fixture(params=["memory", "postgres", "sqs"])
+@pytest.fixture(params=["memory", "postgres", "postgres-events", "sqs"])
 def adapter(request: pytest.FixtureRequest) -> QueueUnderTest:
-    return {"memory": memory_queue, "postgres": postgres_queue, "sqs": sqs_queue}[request.param](request)
+    return {
+        "memory": memory_queue,
+        "postgres": postgres_queue,
+        "postgres-events": postgres_events_queue,
+        "sqs": sqs_queue,
+    }[request.param](request)
 
 
 def memory_queue(_request: pytest.FixtureRequest) -> QueueUnderTest:
@@ -68,6 +74,44 @@ def postgres_queue(request: pytest.FixtureRequest) -> QueueUnderTest:
             visibility_timeout=VISIBILITY_TIMEOUT,
             max_receives=MAX_RECEIVES,
             poll_interval=0.05,
+        )
+
+    return QueueUnderTest(
+        publish=publish,
+        new_consumer=new_consumer,
+        redrive=lambda: new_consumer().redrive_dead(),
+        merchant_id=merchant.merchant.id,
+    )
+
+
+def postgres_events_queue(request: pytest.FixtureRequest) -> QueueUnderTest:
+    """The webhooks worker's queue with the Postgres backend: the public events table."""
+    container: Container = request.getfixturevalue("container")
+    merchant: Onboarded = request.getfixturevalue("merchant")
+
+    def publish(events: Sequence[OutboxEvent]) -> None:
+        with container.uow() as uow:
+            for event in events:
+                uow.events.add(
+                    Event(
+                        id=event.id,
+                        merchant_id=event.merchant_id,
+                        type=event.type,
+                        object_id=event.aggregate_id,
+                        object_version=1,
+                        data=event.payload,
+                        created_at=event.created_at,
+                    )
+                )
+            uow.commit()
+
+    def new_consumer() -> PostgresEventQueue:
+        return PostgresEventQueue(
+            container.engine,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            max_receives=MAX_RECEIVES,
+            poll_interval=0.05,
+            table=EVENTS,
         )
 
     return QueueUnderTest(

@@ -1,4 +1,4 @@
-"""Test doubles for the collaborators a service takes: clocks and a recording acquirer."""
+"""Test doubles for the collaborators a service takes: clocks, an acquirer, a resolver, a webhook sender."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from psp.domain.cards import CardForAuthorization
+from psp.domain.webhooks import WebhookEndpoint
 from psp.repositories.acquirers import SimulatorAcquirer
-from psp.repositories.ports import Authorization
+from psp.repositories.ports import Authorization, SendResult
 
 
 @dataclass
@@ -35,3 +36,29 @@ class RecordingAcquirer:
     def status(self, reference: str, authorized_at: datetime) -> Authorization:
         self.calls += 1
         return self.simulator.status(reference, authorized_at)
+
+
+@dataclass
+class StaticResolver:
+    """Resolves every host to ``addresses`` (None: as if DNS did not answer in time)."""
+
+    addresses: list[str] | None = field(default_factory=lambda: ["93.184.216.34"])
+    asked: list[str] = field(default_factory=list)
+
+    def resolve(self, host: str, port: int) -> list[str] | None:
+        self.asked.append(host)
+        return self.addresses
+
+
+@dataclass
+class ScriptedSender:
+    """Answers each send with the next status (None: no answer at all), recording what was sent."""
+
+    statuses: list[int | None] = field(default_factory=list)
+    default: int | None = 200
+    sent: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+
+    def send(self, endpoint: WebhookEndpoint, headers: dict[str, str], body: bytes) -> SendResult:
+        self.sent.append((endpoint.url, headers, body))
+        status = self.statuses.pop(0) if self.statuses else self.default
+        return SendResult(status, 12, "ok" if status else "", None if status else "timeout")

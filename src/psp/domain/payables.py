@@ -31,6 +31,7 @@ class Payable:
     payment_date: date
     paid_at: datetime | None
     created_at: datetime
+    version: int = 1  # bumped on every change, so webhook receivers can drop stale updates
 
 
 @dataclass(frozen=True)

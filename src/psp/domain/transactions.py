@@ -66,6 +66,7 @@ class Transaction:
     updated_at: datetime
     amount_refunded: int = 0
     acquirer_reference: str | None = None  # the acquirer's id of the authorisation, to ask about it later
+    version: int = 1  # bumped on every change, so webhook receivers can drop stale updates
 
     @property
     def is_approved(self) -> bool:

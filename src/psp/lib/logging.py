@@ -29,6 +29,7 @@ SENSITIVE_FIELDS = frozenset(
         "cvc",
         "secret_key",
         "secret",
+        "previous_secret",
         "api_key",
         "webhook_secret",
         "signing_secret",
@@ -39,7 +40,7 @@ SENSITIVE_FIELDS = frozenset(
 REDACTED = "[redacted]"
 _WRITTEN_BY_US = frozenset({"timestamp", "level", "method"})  # no client text: not worth scanning
 # A secret key or webhook secret: its kind stays readable, the secret part goes.
-SECRET_VALUE = re.compile(r"\b(sk_(?:test|live)|whsec)_[A-Za-z0-9_\-]+")
+SECRET_VALUE = re.compile(r"\b(sk_(?:test|live)|whsec)_[A-Za-z0-9_\-+/=]+")  # whsec_ is base64: + / =
 # A run of 12 to 19 digits, possibly grouped by single spaces or dashes, not inside a longer number/word.
 CARD_NUMBER_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){11,18}(?![0-9A-Za-z])")
 

@@ -16,12 +16,13 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from psp.domain.cards import CardForAuthorization
-from psp.domain.events import OutboxEvent
+from psp.domain.events import Event, OutboxEvent
 from psp.domain.merchants import ApiKey, Merchant
 from psp.domain.pagination import Cursor, Page, PageRequest
 from psp.domain.payables import Balance, Payable, PayableStatus
 from psp.domain.refunds import Refund
 from psp.domain.transactions import Transaction
+from psp.domain.webhooks import DeliveryAttempt, DueDelivery, WebhookDelivery, WebhookEndpoint
 
 
 class MerchantRepository(Protocol):
@@ -169,6 +170,75 @@ class OutboxRepository(Protocol):
         ...
 
 
+class EventRepository(Protocol):
+    """Public events. Those of set-based changes (payables created or paid, transactions paid) are written
+    by the payable and transaction repositories in the statement that makes the change."""
+
+    def add(self, event: Event) -> None: ...
+    def get(self, merchant_id: UUID, event_id: UUID) -> Event | None: ...
+    def list(self, merchant_id: UUID, event_type: str | None, page: PageRequest) -> Page[Event]: ...
+    def ids_since(
+        self, since: datetime, merchant_id: UUID | None, limit: int, after: UUID | None
+    ) -> builtins.list[UUID]:
+        """Ids of events created at or after ``since``, in id order, ``limit`` after ``after``."""
+        ...
+
+    def claim_unpublished(self, limit: int) -> builtins.list[Event]:
+        """The oldest events not yet relayed to the webhooks queue (SQS), locked; others' rows skipped."""
+        ...
+
+    def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None: ...
+    def count_unpublished(self) -> int: ...
+
+
+class WebhookEndpointRepository(Protocol):
+    def add(self, endpoint: WebhookEndpoint) -> None: ...
+    def get(self, merchant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None: ...
+    def list(self, merchant_id: UUID, page: PageRequest) -> Page[WebhookEndpoint]: ...
+    def owner(self, endpoint_id: UUID) -> UUID | None:
+        """The merchant of an endpoint not deleted, for operators' commands."""
+        ...
+
+    def update(self, endpoint: WebhookEndpoint) -> None:
+        """Store secrets, status and health."""
+        ...
+
+    def delete(self, merchant_id: UUID, endpoint_id: UUID, at: datetime) -> bool:
+        """Remove it from the merchant's view; its pending deliveries fail."""
+        ...
+
+    def note_success(self, endpoint_id: UUID) -> None: ...
+    def note_failure(self, endpoint_id: UUID, at: datetime) -> datetime | None:
+        """Start or continue the endpoint's failing streak; return when it began."""
+        ...
+
+    def disable(self, endpoint_id: UUID, reason: str, at: datetime) -> None:
+        """Flag it disabled; its pending deliveries fail."""
+        ...
+
+
+class WebhookDeliveryRepository(Protocol):
+    def fan_out(self, event_ids: Sequence[UUID], at: datetime) -> int:
+        """One pending delivery per event and endpoint wanting it (endpoints older than the event);
+        existing ones are left alone, so fanning out twice creates nothing twice."""
+        ...
+
+    def redeliver(self, event_ids: Sequence[UUID], endpoint_id: UUID | None, at: datetime) -> int:
+        """Make the events due now again at the endpoints wanting them now (or one endpoint)."""
+        ...
+
+    def claim_due(self, limit: int, now: datetime, lease_seconds: float) -> builtins.list[DueDelivery]:
+        """Deliveries due by ``now``, hidden for ``lease_seconds`` (due again if never recorded)."""
+        ...
+
+    def record_attempt(
+        self, attempt: DeliveryAttempt, *, succeeded: bool, next_attempt_at: datetime | None
+    ) -> None: ...
+    def list_for_event(
+        self, merchant_id: UUID, event_id: UUID, page: PageRequest
+    ) -> Page[WebhookDelivery]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction: rolled back on leaving the block unless ``commit`` was called."""
 
@@ -186,6 +256,12 @@ class UnitOfWork(Protocol):
     def refunds(self) -> RefundRepository: ...
     @property
     def idempotency_keys(self) -> IdempotencyKeyRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
+    @property
+    def webhook_endpoints(self) -> WebhookEndpointRepository: ...
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -236,6 +312,34 @@ class EventPublisher(Protocol):
     """Producer side of the queue (the relay's): sends events, says which ones the queue accepted."""
 
     def publish(self, events: Sequence[OutboxEvent]) -> list[UUID]: ...
+
+
+# --- webhooks: sending, and resolving endpoint hosts ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status_code: int | None  # None: no HTTP answer at all
+    latency_ms: int
+    response_excerpt: str
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookSender(Protocol):
+    def send(self, endpoint: WebhookEndpoint, headers: dict[str, str], body: bytes) -> SendResult:
+        """POST ``body`` once; never follow redirects; never raise. Live endpoints only to public
+        addresses, checked on the address actually connected to (DNS rebinding)."""
+        ...
+
+
+class HostResolver(Protocol):
+    def resolve(self, host: str, port: int) -> builtins.list[str] | None:
+        """The host's addresses, or None when it does not resolve within the resolver's time limit."""
+        ...
 
 
 # --- the acquirer ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from psp.domain.events import transaction_event
+from psp.domain.events import transaction_changed, transaction_event
 from psp.domain.pagination import Cursor
 from psp.domain.transactions import METHOD_RULES, Transaction, TransactionStatus
 from psp.repositories.ports import Acquirer, Authorization, AuthorizationOutcome, UnitOfWork
@@ -46,6 +46,7 @@ def resolve_processing(
                     continue
                 uow.transactions.update(resolved)
                 uow.outbox.add(transaction_event(resolved))
+                uow.events.add(transaction_changed(resolved))
                 if resolved.status is TransactionStatus.DECLINED:
                     report.declined += 1
                 else:
@@ -64,12 +65,15 @@ def _resolved(transaction: Transaction, acquirer: Acquirer, clock: Clock) -> Tra
     answer: Authorization = acquirer.status(transaction.acquirer_reference, transaction.created_at)
     if answer.outcome is AuthorizationOutcome.APPROVED:
         status = METHOD_RULES[transaction.payment_method].status_when_approved
-        return replace(transaction, status=status, decline_code=None, updated_at=clock())
+        return replace(
+            transaction, status=status, decline_code=None, updated_at=clock(), version=transaction.version + 1
+        )
     if answer.outcome is AuthorizationOutcome.DECLINED:
         return replace(
             transaction,
             status=TransactionStatus.DECLINED,
             decline_code=answer.decline_code or "card_declined",
             updated_at=clock(),
+            version=transaction.version + 1,
         )
     return None

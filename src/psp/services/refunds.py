@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import tzinfo
 from uuid import UUID
 
-from psp.domain.events import approved_transaction_of, refund_event
+from psp.domain.events import approved_transaction_of, refund_created, refund_event
 from psp.domain.ids import new_id
 from psp.domain.merchants import Principal
 from psp.domain.pagination import Page, PageRequest
@@ -95,9 +95,11 @@ def create_refund(
                 amount_refunded=refunded,
                 status=TransactionStatus.REFUNDED if refunded == transaction.amount else transaction.status,
                 updated_at=now,
+                version=transaction.version + 1,
             )
         )
         uow.outbox.add(refund_event(refund))
+        uow.events.add(refund_created(refund))
         if on_commit is not None:
             on_commit(uow, refund)  # e.g. the idempotent response, kept with the refund or not at all
         uow.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from psp.domain.events import as_queued
 from psp.repositories.ports import EventPublisher, UnitOfWork
 from psp.services.clock import Clock
 
@@ -27,3 +28,21 @@ def outbox_backlog(*, uow: UnitOfWork) -> int:
     """How many outbox events are waiting to be relayed."""
     with uow:
         return uow.outbox.count_unpublished()
+
+
+def relay_events(*, uow: UnitOfWork, publisher: EventPublisher, limit: int, clock: Clock) -> int:
+    """Send up to ``limit`` unsent public events to the webhooks queue; same guarantees as the outbox."""
+    with uow:
+        events = uow.events.claim_unpublished(limit)
+        if not events:
+            return 0
+        accepted = publisher.publish([as_queued(event) for event in events])
+        uow.events.mark_published(accepted, clock())
+        uow.commit()
+    return len(accepted)
+
+
+def events_backlog(*, uow: UnitOfWork) -> int:
+    """How many public events are waiting to be relayed to the webhooks queue."""
+    with uow:
+        return uow.events.count_unpublished()

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from psp.domain.cards import CardForAuthorization, validate_card
 from psp.domain.currencies import is_known_currency
-from psp.domain.events import transaction_event
+from psp.domain.events import transaction_changed, transaction_event
 from psp.domain.ids import new_id
 from psp.domain.merchants import Merchant, Principal
 from psp.domain.pagination import Page, PageRequest
@@ -67,6 +67,7 @@ def create_transaction(
         uow.transactions.add(transaction)
         if transaction.status is not TransactionStatus.PROCESSING:
             uow.outbox.add(transaction_event(transaction))
+            uow.events.add(transaction_changed(transaction))
         if on_commit is not None:
             on_commit(uow, transaction)  # e.g. the idempotent response, kept with the effect or not at all
         uow.commit()

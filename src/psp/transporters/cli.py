@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, NoReturn
 from uuid import UUID
@@ -26,6 +26,7 @@ from psp.domain.currencies import is_known_currency
 from psp.domain.merchants import SECRET_KEY_MODES
 from psp.lib.errors import ConfigurationError, PSPError
 from psp.services import merchants as merchant_service
+from psp.services import webhooks as webhook_service
 from psp.services.idempotency import prune_expired_keys
 from psp.services.settlement import SettlementReport
 from psp.transporters import dev
@@ -40,6 +41,7 @@ from psp.transporters.jobs.processing import RESOLUTION_CHUNK_SIZE, describe_res
 from psp.transporters.jobs.scheduler import run_scheduler
 from psp.transporters.jobs.settle import describe_report, settle
 from psp.transporters.workers.payables import run_payables_worker
+from psp.transporters.workers.webhooks import run_webhooks_worker
 
 log = structlog.get_logger(__name__)
 
@@ -114,6 +116,48 @@ def worker_payables(once: bool) -> None:
     """Turn approved transactions into payables. SIGTERM finishes the batch in hand, then exits."""
     with command_container("psp-worker", statement_timeout_ms=BACKGROUND_STATEMENT_TIMEOUT_MS) as container:
         run_until_stopped(lambda shutdown: run_payables_worker(container, shutdown=shutdown, once=once))
+
+
+@worker.command("webhooks")
+@click.option("--once", is_flag=True, help="Deliver what is queued and due now, then exit.")
+def worker_webhooks(once: bool) -> None:
+    """Deliver events to merchants' webhook endpoints, signed, retried for 3 days. SIGTERM drains."""
+    with command_container("psp-webhooks", statement_timeout_ms=BACKGROUND_STATEMENT_TIMEOUT_MS) as container:
+        run_until_stopped(lambda shutdown: run_webhooks_worker(container, shutdown=shutdown, once=once))
+
+
+@main.group()
+def events() -> None:
+    """Public events and their webhook deliveries."""
+
+
+@events.command("redeliver")
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+    help="Replay events created at or after this moment (YYYY-MM-DD or ISO 8601; UTC unless it says).",
+)
+@click.option(
+    "--endpoint",
+    "endpoint_id",
+    type=click.UUID,
+    help="Only to this webhook endpoint (default: every endpoint that wants each event).",
+)
+def events_redeliver(since: datetime, endpoint_id: UUID | None) -> None:
+    """Send events again (after an outage on the merchant's side); the worker delivers them."""
+    moment = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    with command_container("psp-cli", statement_timeout_ms=BACKGROUND_STATEMENT_TIMEOUT_MS) as container:
+        endpoint = None
+        if endpoint_id is not None:
+            owner = webhook_service.endpoint_owner(endpoint_id, uow=container.uow())
+            if owner is None:
+                fail(f"no such webhook endpoint: {endpoint_id}")
+            endpoint = (owner, endpoint_id)
+        scheduled = webhook_service.redeliver_since(
+            moment, endpoint=endpoint, uow_factory=container.uow_factory, clock=container.clock
+        )
+    click.echo(f"Scheduled {scheduled} delivery(ies) of events since {moment.isoformat()}.")
 
 
 @main.group()
@@ -287,10 +331,15 @@ def merchant_keys_revoke(merchant_id: UUID, key_id: UUID) -> None:
 
 
 @main.command("dev")
-def dev_command() -> None:
-    """Everything on this machine: embedded PostgreSQL, migrations, demo merchant, API, worker, scheduler."""
+@click.option(
+    "--demo-webhook",
+    is_flag=True,
+    help="Also run a loopback webhook receiver for the demo merchant that prints each verified event.",
+)
+def dev_command(demo_webhook: bool) -> None:
+    """Everything on this machine: embedded PostgreSQL, migrations, demo merchant, API, workers, scheduler."""
     settings = load_settings()
-    sys.exit(dev.run_dev(settings))
+    sys.exit(dev.run_dev(settings, demo_webhook=demo_webhook))
 
 
 def fail(message: str) -> NoReturn:

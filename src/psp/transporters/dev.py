@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -31,8 +31,12 @@ from psp.bootstrap import Container, bootstrap
 from psp.config import Settings
 from psp.data_sources.postgres.engine import resolve_database_url
 from psp.data_sources.postgres.migrations import upgrade_to_head
+from psp.domain.merchants import Principal
+from psp.domain.pagination import MAX_LIMIT, PageRequest
 from psp.lib.errors import AuthenticationFailed
 from psp.services import merchants as merchant_service
+from psp.services import webhooks as webhook_service
+from psp.transporters.demo_receiver import SECRET_VARIABLE
 from psp.transporters.jobs.settle import settlement_date_today
 from psp.transporters.workers.shutdown import Shutdown
 
@@ -56,17 +60,24 @@ LOCAL_SQS_START_TIMEOUT_SECONDS = 20.0
 LOCAL_SQS_CREDENTIALS = dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "psp-dev")
 
 
-def run_dev(settings: Settings) -> int:
-    """Prepare the database and demo merchant, run the children until SIGINT/SIGTERM; return 0."""
+def run_dev(settings: Settings, *, demo_webhook: bool = False) -> int:
+    """Prepare the database and demo merchant, run the children until SIGINT/SIGTERM; return 0.
+
+    With ``demo_webhook``, also a loopback receiver registered as the demo merchant's webhook endpoint,
+    which verifies every delivery and prints one line per event.
+    """
     shutdown = Shutdown(raise_on_second_signal=False)
     with shutdown.handling_signals():
         database_url = resolve_database_url(settings)  # attaches this process to the embedded server
         log.info("dev.migrating")
         upgrade_to_head(database_url)
         container = bootstrap(settings, database_url=database_url, application_name="psp-dev")
+        receiver: ChildCommand | None = None
         try:
             secret_key = ensure_demo_secret_key(container)
             today = settlement_date_today(container)
+            if demo_webhook:
+                receiver = register_demo_webhook(container)
         finally:
             container.close()
         if shutdown.requested:  # Ctrl-C while the database was starting: nothing to start or stop
@@ -75,6 +86,8 @@ def run_dev(settings: Settings) -> int:
         supervisor = Supervisor([], environment)
         if settings.queue_backend == "sqs":
             settings = start_local_sqs_if_needed(settings, supervisor, environment)
+        if receiver is not None:
+            supervisor.add_and_start([receiver])
         supervisor.add_and_start(child_commands(settings))
         try:
             supervise_until_stopped(
@@ -126,6 +139,36 @@ def ensure_demo_secret_key(container: Container) -> str:
     return remember_secret_key(key_file, issued.secret_key)
 
 
+DEMO_WEBHOOK_DESCRIPTION = "psp dev --demo-webhook receiver"
+
+
+def register_demo_webhook(container: Container) -> ChildCommand:
+    """A receiver on a free loopback port, registered (afresh: the port changes) for the demo merchant."""
+    merchant = merchant_service.find_merchant_by_name(DEMO_MERCHANT_NAME, uow=container.uow())
+    if merchant is None:  # pragma: no cover - ensure_demo_secret_key made it
+        raise RuntimeError("the demo merchant is missing")
+    principal = Principal(merchant_id=merchant.id, api_key_id=merchant.id, mode="test")
+    page = webhook_service.list_endpoints(principal, PageRequest(limit=MAX_LIMIT), uow=container.uow())
+    for old in page.items:
+        if old.description == DEMO_WEBHOOK_DESCRIPTION:
+            webhook_service.delete_endpoint(principal, old.id, uow=container.uow(), clock=container.clock)
+    port = free_loopback_port()
+    endpoint = webhook_service.create_endpoint(
+        principal,
+        webhook_service.NewEndpoint(
+            url=f"http://127.0.0.1:{port}/webhooks",
+            enabled_events=("*",),
+            description=DEMO_WEBHOOK_DESCRIPTION,
+        ),
+        uow=container.uow(),
+        resolver=container.host_resolver(),
+        clock=container.clock,
+    )
+    log.info("dev.demo_webhook_registered", endpoint_id=str(endpoint.id), port=port)
+    argv = [sys.executable, "-m", "psp.transporters.demo_receiver", str(port)]
+    return ChildCommand("demo-webhook", argv, environment={SECRET_VARIABLE: endpoint.secret})
+
+
 def key_authenticates_as(secret_key: str, merchant_id: object, container: Container) -> bool:
     """Tell whether the key is active and belongs to that merchant (the saved file may be stale)."""
     try:
@@ -162,15 +205,17 @@ def remember_secret_key(path: Path, secret_key: str) -> str:
 class ChildCommand:
     name: str
     argv: list[str]
+    environment: dict[str, str] = field(default_factory=dict, repr=False)  # on top of the supervisor's
 
 
 def child_commands(settings: Settings) -> list[ChildCommand]:
-    """The API, the payables worker and the scheduler (and with SQS the relay), each a ``psp`` command."""
+    """The API, the payables and webhooks workers, the scheduler (with SQS the relay): ``psp`` commands."""
     psp = [sys.executable, "-m", "psp.transporters.cli"]
     commands = [
         ChildCommand("api", [*psp, "serve"]),
         ChildCommand("worker", [*psp, "worker", "payables"]),
         ChildCommand("scheduler", [*psp, "scheduler"]),
+        ChildCommand("webhooks", [*psp, "worker", "webhooks"]),
     ]
     if settings.queue_backend == "sqs":
         commands.append(ChildCommand("relay", [*psp, "relay"]))
@@ -202,13 +247,18 @@ def start_local_sqs_if_needed(
         log.info("dev.local_sqs_started", endpoint=endpoint)
     from psp.data_sources.sqs.client import build_sqs_client, create_queues  # noqa: PLC0415 - boto3
 
-    create_queues(
-        build_sqs_client(settings),
-        queue=settings.sqs_payables_queue,
-        dlq=settings.sqs_payables_dlq,
-        visibility_timeout=settings.worker_visibility_timeout,
-        max_receives=settings.worker_max_receives,
-    )
+    client = build_sqs_client(settings)
+    for queue, dlq in (
+        (settings.sqs_payables_queue, settings.sqs_payables_dlq),
+        (settings.sqs_webhooks_queue, settings.sqs_webhooks_dlq),
+    ):
+        create_queues(
+            client,
+            queue=queue,
+            dlq=dlq,
+            visibility_timeout=settings.worker_visibility_timeout,
+            max_receives=settings.worker_max_receives,
+        )
     return settings
 
 
@@ -279,7 +329,7 @@ class Supervisor:
         # Our own interpreter and module, arguments built here.
         child.process = subprocess.Popen(  # noqa: S603  # nosec B603
             child.command.argv,
-            env=self._environment,
+            env={**self._environment, **child.command.environment},
             # Its own process group: a terminal's Ctrl-C reaches only the supervisor, which then stops
             # each child exactly once with SIGTERM (a second signal would make a worker stop abruptly).
             process_group=0,

@@ -49,7 +49,7 @@ _PAYABLE_LIST_QUERY: Final = PayableListQuerySchema()
 
 def parse_page_request(query: Mapping[str, Sequence[str]]) -> PageRequest:
     """Read ``limit`` and ``starting_after`` from a query string given as ``{name: [values]}``."""
-    return _page_request(load(_LIST_QUERY, single_values(query)))
+    return page_request_of(load(_LIST_QUERY, single_values(query)))
 
 
 def parse_payable_query(query: Mapping[str, Sequence[str]]) -> tuple[PayableFilters, PageRequest]:
@@ -62,7 +62,7 @@ def parse_payable_query(query: Mapping[str, Sequence[str]]) -> tuple[PayableFilt
         payment_date_lte=data.get("payment_date_lte"),
         transaction_id=data.get("transaction_id"),
     )
-    return filters, _page_request(data)
+    return filters, page_request_of(data)
 
 
 def single_values(query: Mapping[str, Sequence[str]]) -> dict[str, str]:
@@ -75,7 +75,7 @@ def single_values(query: Mapping[str, Sequence[str]]) -> dict[str, str]:
     return {name: values[0] for name, values in query.items() if values}
 
 
-def _page_request(data: Mapping[str, Any]) -> PageRequest:
+def page_request_of(data: Mapping[str, Any]) -> PageRequest:
     token = data.get("starting_after")
     return PageRequest(
         limit=data.get("limit") or DEFAULT_LIMIT,

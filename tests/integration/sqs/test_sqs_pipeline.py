@@ -106,6 +106,8 @@ def environment_for(settings: Settings, database_url: str, **overrides: str) -> 
         "PSP_SQS_ENDPOINT_URL": settings.sqs_endpoint_url or "",
         "PSP_SQS_PAYABLES_QUEUE": settings.sqs_payables_queue,
         "PSP_SQS_PAYABLES_DLQ": settings.sqs_payables_dlq,
+        "PSP_SQS_WEBHOOKS_QUEUE": settings.sqs_webhooks_queue,
+        "PSP_SQS_WEBHOOKS_DLQ": settings.sqs_webhooks_dlq,
         "PSP_WORKER_VISIBILITY_TIMEOUT": str(settings.worker_visibility_timeout),
         "PSP_WORKER_MAX_RECEIVES": str(settings.worker_max_receives),
         "PSP_WORKER_BATCH_SIZE": str(settings.worker_batch_size),

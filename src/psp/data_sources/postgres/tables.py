@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, UUID
 
 metadata = MetaData(
     naming_convention={
@@ -88,6 +88,7 @@ transactions = Table(
     Column("decline_code", String(64), nullable=True),
     Column("amount_refunded", BigInteger, nullable=False, server_default=text("0")),
     Column("acquirer_reference", String(64), nullable=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
     Column("card_brand", String(16), nullable=False),
     Column("card_first_six", String(6), nullable=False),
     Column("card_last_four", String(4), nullable=False),
@@ -135,6 +136,7 @@ payables = Table(
     Column("payment_date", Date, nullable=False),
     _timestamp("paid_at", nullable=True),
     _timestamp("created_at"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
     UniqueConstraint("transaction_id", "installment"),
     # Installments 1..12 owe money (never below zero; zero once refunded in full); adjustments (101 and up)
     # take back refunded money already paid out: negative, fee-free and paid at once.
@@ -241,4 +243,100 @@ merchant_balances = Table(
     # No sign CHECK: PostgreSQL checks the proposed row of an upsert (a signed delta) before resolving
     # the conflict, so a CHECK here would refuse valid decrements.
     CheckConstraint(f"currency {CURRENCY_CHECK}", name="currency_iso"),
+)
+
+# Public events: one per state change, written in the same database transaction as the change. Also the
+# webhooks worker's queue with the Postgres backend (claimed with SKIP LOCKED, like the outbox for the
+# payables worker) and the SQS relay's source for the webhooks queue otherwise.
+events = Table(
+    "events",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("object_id", UUID(as_uuid=True), nullable=False),
+    Column("object_version", Integer, nullable=False),
+    # JSON, not JSONB: the object keeps its documented key order, and is sent byte for byte as stored.
+    Column("data", JSON, nullable=False),
+    Column("api_version", String(16), nullable=False),
+    _timestamp("created_at"),
+    _timestamp("visible_at"),
+    Column("receive_count", Integer, nullable=False, server_default=text("0")),
+    _timestamp("processed_at", nullable=True),
+    _timestamp("dead_at", nullable=True),
+    _timestamp("published_at", nullable=True),
+    CheckConstraint("object_version >= 1", name="object_version_positive"),
+    CheckConstraint("receive_count >= 0", name="receive_count_not_negative"),
+    Index("ix_events_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
+    Index(
+        "ix_events_claimable",
+        "visible_at",
+        "id",
+        postgresql_where=text("processed_at IS NULL AND dead_at IS NULL"),
+    ),
+    Index("ix_events_unpublished", "created_at", "id", postgresql_where=text("published_at IS NULL")),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("enabled_events", ARRAY(String(64)), nullable=False),
+    Column("description", String(255), nullable=False),
+    Column("mode", String(4), nullable=False),
+    # Kept in the clear: psp signs with it. Shown to the merchant once, never logged.
+    Column("secret", String(128), nullable=False),
+    Column("previous_secret", String(128), nullable=True),
+    _timestamp("previous_secret_expires_at", nullable=True),
+    Column("status", String(16), nullable=False),
+    _timestamp("failing_since", nullable=True),
+    Column("disabled_reason", String(64), nullable=True),
+    _timestamp("created_at"),
+    _timestamp("deleted_at", nullable=True),
+    CheckConstraint("mode IN ('test', 'live')", name="mode_known"),
+    CheckConstraint("status IN ('enabled', 'disabled')", name="status_known"),
+    CheckConstraint("left(secret, 6) = 'whsec_'", name="secret_prefixed"),
+    CheckConstraint(
+        "(previous_secret IS NULL) = (previous_secret_expires_at IS NULL)", name="previous_secret_expiry"
+    ),
+    Index("ix_webhook_endpoints_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    Column("event_id", UUID(as_uuid=True), ForeignKey("events.id"), nullable=False),
+    Column("endpoint_id", UUID(as_uuid=True), ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # When the next attempt is due; while an attempt runs, when its claim lapses (a killed worker's).
+    _timestamp("next_attempt_at", nullable=True),
+    # Retries stop GIVE_UP_AFTER (3 days) from here: the first attempt, or the last manual redelivery.
+    _timestamp("retrying_since"),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    UniqueConstraint("event_id", "endpoint_id"),
+    CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_known"),
+    CheckConstraint("(status = 'pending') = (next_attempt_at IS NOT NULL)", name="next_attempt_iff_pending"),
+    CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("delivery_id", UUID(as_uuid=True), ForeignKey("webhook_deliveries.id"), nullable=False),
+    _timestamp("attempted_at"),
+    Column("status_code", SmallInteger, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("response_excerpt", Text, nullable=False),
+    Column("error", String(255), nullable=True),
+    CheckConstraint("latency_ms >= 0", name="latency_not_negative"),
+    Index("ix_webhook_attempts_delivery", "delivery_id", "attempted_at"),
 )

@@ -10,12 +10,17 @@ from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from psp.lib.errors import ServiceUnavailable
+from psp.repositories.postgres.events import PostgresEventRepository
 from psp.repositories.postgres.idempotency import PostgresIdempotencyKeyRepository
 from psp.repositories.postgres.merchants import PostgresApiKeyRepository, PostgresMerchantRepository
 from psp.repositories.postgres.outbox import PostgresOutboxRepository
 from psp.repositories.postgres.payables import PostgresPayableRepository
 from psp.repositories.postgres.refunds import PostgresRefundRepository
 from psp.repositories.postgres.transactions import PostgresTransactionRepository
+from psp.repositories.postgres.webhooks import (
+    PostgresWebhookDeliveryRepository,
+    PostgresWebhookEndpointRepository,
+)
 
 
 class PostgresUnitOfWork:
@@ -26,6 +31,9 @@ class PostgresUnitOfWork:
     outbox: PostgresOutboxRepository
     idempotency_keys: PostgresIdempotencyKeyRepository
     refunds: PostgresRefundRepository
+    events: PostgresEventRepository
+    webhook_endpoints: PostgresWebhookEndpointRepository
+    webhook_deliveries: PostgresWebhookDeliveryRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -46,6 +54,9 @@ class PostgresUnitOfWork:
         self.outbox = PostgresOutboxRepository(connection)
         self.idempotency_keys = PostgresIdempotencyKeyRepository(connection)
         self.refunds = PostgresRefundRepository(connection)
+        self.events = PostgresEventRepository(connection)
+        self.webhook_endpoints = PostgresWebhookEndpointRepository(connection)
+        self.webhook_deliveries = PostgresWebhookDeliveryRepository(connection)
         return self
 
     def __exit__(

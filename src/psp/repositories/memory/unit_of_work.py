@@ -8,17 +8,34 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Self, TypeVar
 from uuid import UUID
 
-from psp.domain.events import OutboxEvent
+from psp.domain.events import (
+    PAYABLE_CREATED,
+    PAYABLE_PAID,
+    TRANSACTION_PAID,
+    Event,
+    OutboxEvent,
+    event_body,
+)
+from psp.domain.ids import new_id
 from psp.domain.merchants import ApiKey, Merchant
+from psp.domain.objects import payable_object, transaction_object
 from psp.domain.pagination import Cursor, Listable, Page, PageRequest
 from psp.domain.payables import Balance, BalanceLine, Payable, PayableStatus
 from psp.domain.refunds import Refund
 from psp.domain.transactions import Transaction, TransactionStatus
+from psp.domain.webhooks import (
+    DeliveryAttempt,
+    DeliveryStatus,
+    DueDelivery,
+    EndpointStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from psp.repositories.memory.idempotency import IdempotencyRecords, InMemoryIdempotencyKeyRepository
 from psp.repositories.ports import CurrencyTotals, PayableFilters, SettledChunk
 
@@ -37,6 +54,12 @@ class InMemoryStore:
     published: dict[UUID, datetime] = field(default_factory=dict)  # relayed outbox events, by id
     refunds: dict[UUID, Refund] = field(default_factory=dict)
     idempotency_keys: IdempotencyRecords = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    events_published: dict[UUID, datetime] = field(default_factory=dict)
+    webhook_endpoints: dict[UUID, WebhookEndpoint] = field(default_factory=dict)
+    deleted_endpoints: set[UUID] = field(default_factory=set)
+    webhook_deliveries: dict[UUID, WebhookDelivery] = field(default_factory=dict)
+    delivery_retrying_since: dict[UUID, datetime] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def uow(self) -> InMemoryUnitOfWork:
@@ -120,8 +143,20 @@ class InMemoryTransactionRepository:
                 and transaction.status is TransactionStatus.WAITING_FUNDS
                 and transaction_id not in unpaid
             ):
-                self._staged.transactions[transaction_id] = replace(
-                    transaction, status=TransactionStatus.PAID, updated_at=at
+                paid = replace(
+                    transaction, status=TransactionStatus.PAID, updated_at=at, version=transaction.version + 1
+                )
+                self._staged.transactions[transaction_id] = paid
+                self._staged.events.append(
+                    Event(
+                        id=new_id(),
+                        merchant_id=paid.merchant_id,
+                        type=TRANSACTION_PAID,
+                        object_id=paid.id,
+                        object_version=paid.version,
+                        data={**transaction_object(paid), "version": paid.version},
+                        created_at=at,
+                    )
                 )
                 marked += 1
         return marked
@@ -137,6 +172,7 @@ class InMemoryTransactionRepository:
             amount_refunded=transaction.amount_refunded,
             decline_code=transaction.decline_code,
             updated_at=transaction.updated_at,
+            version=transaction.version,
         )
 
     def claim_processing(self, limit: int, after: Cursor | None = None) -> builtins.list[Transaction]:
@@ -161,6 +197,7 @@ class InMemoryPayableRepository:
                 continue
             existing.add((payable.transaction_id, payable.installment))
             self._staged.payables[payable.id] = payable
+            self._staged.events.append(_payable_event(PAYABLE_CREATED, payable, payable.created_at))
             created += 1
         return created
 
@@ -207,7 +244,11 @@ class InMemoryPayableRepository:
         for payable in payables:
             stored = self._staged.payables[payable.id]
             self._staged.payables[payable.id] = replace(
-                stored, amount=payable.amount, fee=payable.fee, net_amount=payable.net_amount
+                stored,
+                amount=payable.amount,
+                fee=payable.fee,
+                net_amount=payable.net_amount,
+                version=stored.version + 1,
             )
 
     def settle_due(self, run_date: date, limit: int, at: datetime) -> SettledChunk:
@@ -221,7 +262,9 @@ class InMemoryPayableRepository:
         )[:limit]
         totals: dict[str, CurrencyTotals] = {}
         for payable in due:
-            self._staged.payables[payable.id] = replace(payable, status=PayableStatus.PAID, paid_at=at)
+            paid = replace(payable, status=PayableStatus.PAID, paid_at=at, version=payable.version + 1)
+            self._staged.payables[payable.id] = paid
+            self._staged.events.append(_payable_event(PAYABLE_PAID, paid, at))
             total = totals.get(payable.currency, CurrencyTotals())
             totals[payable.currency] = CurrencyTotals(
                 count=total.count + 1,
@@ -249,6 +292,245 @@ class InMemoryOutboxRepository:
 
     def count_unpublished(self) -> int:
         return sum(1 for event in self._staged.outbox if event.id not in self._staged.published)
+
+
+def _payable_event(event_type: str, payable: Payable, at: datetime) -> Event:
+    return Event(
+        id=new_id(),
+        merchant_id=payable.merchant_id,
+        type=event_type,
+        object_id=payable.id,
+        object_version=payable.version,
+        data={**payable_object(payable), "version": payable.version},
+        created_at=at,
+    )
+
+
+class InMemoryEventRepository:
+    def __init__(self, staged: InMemoryStore) -> None:
+        self._staged = staged
+
+    def add(self, event: Event) -> None:
+        self._staged.events.append(event)
+
+    def get(self, merchant_id: UUID, event_id: UUID) -> Event | None:
+        return next(
+            (e for e in self._staged.events if e.id == event_id and e.merchant_id == merchant_id), None
+        )
+
+    def list(self, merchant_id: UUID, event_type: str | None, page: PageRequest) -> Page[Event]:
+        mine = (
+            e
+            for e in self._staged.events
+            if e.merchant_id == merchant_id and (event_type is None or e.type == event_type)
+        )
+        return _page(mine, page)
+
+    def ids_since(
+        self, since: datetime, merchant_id: UUID | None, limit: int, after: UUID | None
+    ) -> builtins.list[UUID]:
+        ids = sorted(
+            e.id
+            for e in self._staged.events
+            if e.created_at >= since
+            and (merchant_id is None or e.merchant_id == merchant_id)
+            and (after is None or e.id > after)
+        )
+        return ids[:limit]
+
+    def claim_unpublished(self, limit: int) -> builtins.list[Event]:
+        unpublished = (e for e in self._staged.events if e.id not in self._staged.events_published)
+        return sorted(unpublished, key=lambda e: (e.created_at, e.id))[:limit]
+
+    def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
+        for event_id in event_ids:
+            self._staged.events_published[event_id] = at
+
+    def count_unpublished(self) -> int:
+        return sum(1 for e in self._staged.events if e.id not in self._staged.events_published)
+
+
+class InMemoryWebhookEndpointRepository:
+    def __init__(self, staged: InMemoryStore) -> None:
+        self._staged = staged
+
+    def add(self, endpoint: WebhookEndpoint) -> None:
+        self._staged.webhook_endpoints[endpoint.id] = endpoint
+
+    def get(self, merchant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
+        found = self._staged.webhook_endpoints.get(endpoint_id)
+        if found is None or found.merchant_id != merchant_id or endpoint_id in self._staged.deleted_endpoints:
+            return None
+        return found
+
+    def list(self, merchant_id: UUID, page: PageRequest) -> Page[WebhookEndpoint]:
+        return _page((e for e in self._usable() if e.merchant_id == merchant_id), page)
+
+    def owner(self, endpoint_id: UUID) -> UUID | None:
+        found = self._staged.webhook_endpoints.get(endpoint_id)
+        if found is None or endpoint_id in self._staged.deleted_endpoints:
+            return None
+        return found.merchant_id
+
+    def update(self, endpoint: WebhookEndpoint) -> None:
+        self._staged.webhook_endpoints[endpoint.id] = endpoint
+
+    def delete(self, merchant_id: UUID, endpoint_id: UUID, at: datetime) -> bool:
+        if self.get(merchant_id, endpoint_id) is None:
+            return False
+        self._staged.deleted_endpoints.add(endpoint_id)
+        self._fail_pending(endpoint_id)
+        return True
+
+    def note_success(self, endpoint_id: UUID) -> None:
+        stored = self._staged.webhook_endpoints[endpoint_id]
+        self._staged.webhook_endpoints[endpoint_id] = replace(stored, failing_since=None)
+
+    def note_failure(self, endpoint_id: UUID, at: datetime) -> datetime | None:
+        stored = self._staged.webhook_endpoints[endpoint_id]
+        since = stored.failing_since or at
+        self._staged.webhook_endpoints[endpoint_id] = replace(stored, failing_since=since)
+        return since
+
+    def disable(self, endpoint_id: UUID, reason: str, at: datetime) -> None:
+        stored = self._staged.webhook_endpoints[endpoint_id]
+        self._staged.webhook_endpoints[endpoint_id] = replace(
+            stored, status=EndpointStatus.DISABLED, disabled_reason=reason
+        )
+        self._fail_pending(endpoint_id)
+
+    def _usable(self) -> Iterable[WebhookEndpoint]:
+        return (
+            e for e in self._staged.webhook_endpoints.values() if e.id not in self._staged.deleted_endpoints
+        )
+
+    def _fail_pending(self, endpoint_id: UUID) -> None:
+        for delivery in list(self._staged.webhook_deliveries.values()):
+            if delivery.endpoint_id == endpoint_id and delivery.status is DeliveryStatus.PENDING:
+                self._staged.webhook_deliveries[delivery.id] = replace(
+                    delivery, status=DeliveryStatus.FAILED, next_attempt_at=None
+                )
+
+
+class InMemoryWebhookDeliveryRepository:
+    def __init__(self, staged: InMemoryStore) -> None:
+        self._staged = staged
+
+    def fan_out(self, event_ids: Sequence[UUID], at: datetime) -> int:
+        return self._create(event_ids, None, at, redelivery=False)
+
+    def redeliver(self, event_ids: Sequence[UUID], endpoint_id: UUID | None, at: datetime) -> int:
+        created = self._create(event_ids, endpoint_id, at, redelivery=True)
+        rescheduled = 0
+        for delivery in list(self._staged.webhook_deliveries.values()):
+            endpoint = self._staged.webhook_endpoints[delivery.endpoint_id]
+            if (
+                delivery.event_id in event_ids
+                and self._usable(endpoint)
+                and (endpoint_id is None or delivery.endpoint_id == endpoint_id)
+                and (delivery.status is not DeliveryStatus.PENDING or (delivery.next_attempt_at or at) > at)
+            ):
+                self._staged.webhook_deliveries[delivery.id] = replace(
+                    delivery, status=DeliveryStatus.PENDING, next_attempt_at=at
+                )
+                self._staged.delivery_retrying_since[delivery.id] = at
+                rescheduled += 1
+        return created + rescheduled
+
+    def claim_due(self, limit: int, now: datetime, lease_seconds: float) -> builtins.list[DueDelivery]:
+        due = sorted(
+            (
+                d
+                for d in self._staged.webhook_deliveries.values()
+                if d.status is DeliveryStatus.PENDING
+                and d.next_attempt_at is not None
+                and d.next_attempt_at <= now
+                and self._usable(self._staged.webhook_endpoints[d.endpoint_id])
+            ),
+            key=lambda d: (d.next_attempt_at, d.id),
+        )[:limit]
+        claimed = []
+        for delivery in due:
+            self._staged.webhook_deliveries[delivery.id] = replace(
+                delivery, next_attempt_at=now + timedelta(seconds=lease_seconds)
+            )
+            event = next(e for e in self._staged.events if e.id == delivery.event_id)
+            claimed.append(
+                DueDelivery(
+                    id=delivery.id,
+                    event_id=delivery.event_id,
+                    endpoint=self._staged.webhook_endpoints[delivery.endpoint_id],
+                    body=event_body(event),
+                    attempts=delivery.attempts,
+                    retrying_since=self._staged.delivery_retrying_since[delivery.id],
+                )
+            )
+        return claimed
+
+    def record_attempt(
+        self, attempt: DeliveryAttempt, *, succeeded: bool, next_attempt_at: datetime | None
+    ) -> None:
+        delivery = self._staged.webhook_deliveries[attempt.delivery_id]
+        if delivery.attempts == 0:
+            self._staged.delivery_retrying_since[delivery.id] = attempt.attempted_at
+        if succeeded:
+            status = DeliveryStatus.SUCCEEDED
+        else:
+            status = DeliveryStatus.FAILED if next_attempt_at is None else DeliveryStatus.PENDING
+        self._staged.webhook_deliveries[delivery.id] = replace(
+            delivery,
+            status=status,
+            attempts=delivery.attempts + 1,
+            next_attempt_at=next_attempt_at if status is DeliveryStatus.PENDING else None,
+            attempt_log=(*delivery.attempt_log, attempt),
+        )
+
+    def list_for_event(self, merchant_id: UUID, event_id: UUID, page: PageRequest) -> Page[WebhookDelivery]:
+        mine = (
+            d
+            for d in self._staged.webhook_deliveries.values()
+            if d.event_id == event_id and d.merchant_id == merchant_id
+        )
+        return _page(mine, page)
+
+    def _usable(self, endpoint: WebhookEndpoint) -> bool:
+        return endpoint.status is EndpointStatus.ENABLED and endpoint.id not in self._staged.deleted_endpoints
+
+    def _create(
+        self, event_ids: Sequence[UUID], endpoint_id: UUID | None, at: datetime, *, redelivery: bool
+    ) -> int:
+        existing = {(d.event_id, d.endpoint_id) for d in self._staged.webhook_deliveries.values()}
+        created = 0
+        for event in [e for e in self._staged.events if e.id in event_ids]:
+            for endpoint in list(self._staged.webhook_endpoints.values()):
+                if (
+                    endpoint.merchant_id != event.merchant_id
+                    or not self._usable(endpoint)
+                    or not endpoint.wants(event.type)
+                    or (event.id, endpoint.id) in existing
+                ):
+                    continue
+                if not (
+                    (endpoint_id is None and endpoint.created_at <= event.created_at)
+                    or endpoint.id == endpoint_id
+                    or redelivery
+                ):
+                    continue
+                delivery = WebhookDelivery(
+                    id=new_id(),
+                    merchant_id=event.merchant_id,
+                    event_id=event.id,
+                    endpoint_id=endpoint.id,
+                    status=DeliveryStatus.PENDING,
+                    attempts=0,
+                    next_attempt_at=at,
+                    created_at=at,
+                )
+                self._staged.webhook_deliveries[delivery.id] = delivery
+                self._staged.delivery_retrying_since[delivery.id] = at
+                existing.add((event.id, endpoint.id))
+                created += 1
+        return created
 
 
 class InMemoryRefundRepository:
@@ -296,6 +578,12 @@ class InMemoryUnitOfWork:
                 published=dict(self._store.published),
                 idempotency_keys=dict(self._store.idempotency_keys),
                 refunds=dict(self._store.refunds),
+                events=copy.copy(self._store.events),
+                events_published=dict(self._store.events_published),
+                webhook_endpoints=dict(self._store.webhook_endpoints),
+                deleted_endpoints=set(self._store.deleted_endpoints),
+                webhook_deliveries=dict(self._store.webhook_deliveries),
+                delivery_retrying_since=dict(self._store.delivery_retrying_since),
             )
         self.merchants = InMemoryMerchantRepository(self._staged)
         self.api_keys = InMemoryApiKeyRepository(self._staged)
@@ -304,6 +592,9 @@ class InMemoryUnitOfWork:
         self.outbox = InMemoryOutboxRepository(self._staged)
         self.idempotency_keys = InMemoryIdempotencyKeyRepository(self._staged.idempotency_keys)
         self.refunds = InMemoryRefundRepository(self._staged)
+        self.events = InMemoryEventRepository(self._staged)
+        self.webhook_endpoints = InMemoryWebhookEndpointRepository(self._staged)
+        self.webhook_deliveries = InMemoryWebhookDeliveryRepository(self._staged)
         return self
 
     def __exit__(
@@ -326,6 +617,12 @@ class InMemoryUnitOfWork:
             self._store.published = self._staged.published
             self._store.idempotency_keys = self._staged.idempotency_keys
             self._store.refunds = self._staged.refunds
+            self._store.events = self._staged.events
+            self._store.events_published = self._staged.events_published
+            self._store.webhook_endpoints = self._staged.webhook_endpoints
+            self._store.deleted_endpoints = self._staged.deleted_endpoints
+            self._store.webhook_deliveries = self._staged.webhook_deliveries
+            self._store.delivery_retrying_since = self._staged.delivery_retrying_since
         self.committed = True
 
     def rollback(self) -> None:

@@ -12,16 +12,19 @@ from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from psp.data_sources.postgres.tables import merchant_balances, payables
+from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID
 from psp.domain.pagination import Page, PageRequest
 from psp.domain.payables import Balance, BalanceLine, Payable, PayableStatus
 from psp.repositories.ports import CurrencyTotals, PayableFilters, SettledChunk
+from psp.repositories.postgres.event_sql import insert_events_sql, payable_json_sql
 from psp.repositories.postgres.pagination import fetch_page
 
 # One statement claims a chunk of due payables (skipping rows a concurrent settler holds), pays them and
 # sums what it paid, so a chunk costs one round trip however large it is. ``= ANY(ARRAY(...))`` makes the
 # planner look the chunk up by primary key; a join on the CTE was planned as a scan of the whole table.
+# The same statement writes one ``payable.paid`` event per payable it pays (set-based, no row in Python).
 _SETTLE_DUE = text(
-    """
+    f"""
     WITH due AS (
         SELECT id FROM payables
         WHERE status = 'waiting_funds' AND payment_date <= :run_date
@@ -29,13 +32,22 @@ _SETTLE_DUE = text(
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     ), paid AS (
-        UPDATE payables AS p SET status = 'paid', paid_at = :at
+        UPDATE payables AS p SET status = 'paid', paid_at = :at, version = p.version + 1
         WHERE p.id = ANY(ARRAY(SELECT id FROM due))
-        RETURNING p.transaction_id, p.currency, p.amount, p.fee, p.net_amount
+        RETURNING p.*
+    ), paid_events AS (
+        {insert_events_sql(PAYABLE_PAID, "paid", "e", payable_json_sql("e"), "CAST(:at AS timestamptz)")}
     )
     SELECT currency, count(*) AS paid_count, sum(amount) AS gross, sum(fee) AS fee, sum(net_amount) AS net,
            array_agg(DISTINCT transaction_id) AS transaction_ids
     FROM paid GROUP BY currency
+    """  # noqa: S608 - constant SQL composed from our own fragments  # nosec B608
+)
+# Every payable inserted gets its ``payable.created`` event, in the same transaction, in one statement.
+_PAYABLES_CREATED_EVENTS = text(
+    f"""
+    {insert_events_sql(PAYABLE_CREATED, "payables", "e", payable_json_sql("e"), "e.created_at")}
+    WHERE e.id = ANY(CAST(:ids AS uuid[]))
     """
 )
 
@@ -62,7 +74,10 @@ class PostgresPayableRepository:
         # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
         # with cached SQL, and RETURNING lists only the rows actually inserted.
         rows = self._connection.execute(statement, [payable_row(payable) for payable in new_payables])
-        return len(rows.all())
+        created = [row.id for row in rows.all()]
+        if created:
+            self._connection.execute(_PAYABLES_CREATED_EVENTS, {"ids": created})
+        return len(created)
 
     def get(self, merchant_id: UUID, payable_id: UUID) -> Payable | None:
         query = select(payables).where(payables.c.id == payable_id, payables.c.merchant_id == merchant_id)
@@ -106,7 +121,12 @@ class PostgresPayableRepository:
         statement = (
             update(payables)
             .where(payables.c.id == bindparam("payable_id"))
-            .values(amount=bindparam("new_amount"), fee=bindparam("new_fee"), net_amount=bindparam("new_net"))
+            .values(
+                amount=bindparam("new_amount"),
+                fee=bindparam("new_fee"),
+                net_amount=bindparam("new_net"),
+                version=payables.c.version + 1,
+            )
         )
         self._connection.execute(
             statement,
@@ -142,6 +162,7 @@ def payable_row(payable: Payable) -> dict[str, object]:
         "payment_date": payable.payment_date,
         "paid_at": payable.paid_at,
         "created_at": payable.created_at,
+        "version": payable.version,
     }
 
 
@@ -159,4 +180,5 @@ def payable_from_row(row: Any) -> Payable:
         payment_date=row["payment_date"],
         paid_at=row["paid_at"],
         created_at=row["created_at"],
+        version=row["version"],
     )

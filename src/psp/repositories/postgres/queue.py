@@ -1,4 +1,4 @@
-"""The Postgres queue adapter: the outbox table itself, claimed with ``FOR UPDATE SKIP LOCKED``.
+"""The Postgres queue adapter: a table (the outbox, or the events table) claimed with ``SKIP LOCKED``.
 
 Semantics match SQS: a received event is invisible for the visibility timeout; acknowledged events are
 never delivered again; unacknowledged ones (a crashed worker's) come back when the timeout lapses; an
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 import structlog
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, TextClause, text
 
 from psp.data_sources.postgres.engine import database_answers
 from psp.repositories.ports import ReceivedEvent
@@ -20,43 +21,81 @@ from psp.repositories.postgres.outbox import outbox_event_from_row
 
 log = structlog.get_logger(__name__)
 
-_CLAIM = text(
-    """
-    WITH claimable AS (
-        SELECT id FROM outbox
-        WHERE processed_at IS NULL AND dead_at IS NULL AND visible_at <= now()
-        ORDER BY visible_at, id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE outbox AS o
-    SET receive_count = o.receive_count + 1,
-        visible_at = now() + make_interval(secs => :visibility_timeout),
-        dead_at = CASE WHEN o.receive_count >= :max_receives THEN now() END
-    FROM claimable WHERE o.id = claimable.id
-    RETURNING o.id, o.event_type, o.merchant_id, o.aggregate_id, o.payload, o.created_at,
-              o.receive_count, o.dead_at
-    """
-)
-_ACKNOWLEDGE = text("UPDATE outbox SET processed_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))")
-_RELEASE = text(
-    "UPDATE outbox SET visible_at = now() WHERE id = ANY(CAST(:ids AS uuid[])) AND processed_at IS NULL"
-)
-_EXTEND = text(
-    "UPDATE outbox SET visible_at = now() + make_interval(secs => :seconds) "
-    "WHERE id = ANY(CAST(:ids AS uuid[])) AND processed_at IS NULL"
-)
-_REDRIVE = text(
-    "UPDATE outbox SET dead_at = NULL, receive_count = 0, visible_at = now() "
-    "WHERE dead_at IS NOT NULL AND processed_at IS NULL"
-)
+
+@dataclass(frozen=True)
+class QueueTable:
+    """A table serving as a queue: its name, and the columns holding an event's aggregate and payload."""
+
+    name: str
+    aggregate: str
+    payload: str
+
+
+# The payables worker's queue is the outbox; the webhooks worker's is the public events table.
+OUTBOX: Final = QueueTable("outbox", aggregate="aggregate_id", payload="payload")
+EVENTS: Final = QueueTable("events", aggregate="object_id", payload="data")
+
+
+@dataclass(frozen=True)
+class _Statements:
+    claim: TextClause
+    acknowledge: TextClause
+    release: TextClause
+    extend: TextClause
+    redrive: TextClause
+
+    @classmethod
+    def for_table(cls, table: QueueTable) -> _Statements:
+        # Constant SQL: the table and column names come from the two QueueTables above, never from input.
+        t = table.name
+        return cls(
+            claim=text(
+                f"""
+                WITH claimable AS (
+                    SELECT id FROM {t}
+                    WHERE processed_at IS NULL AND dead_at IS NULL AND visible_at <= now()
+                    ORDER BY visible_at, id
+                    LIMIT :limit
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE {t} AS o
+                SET receive_count = o.receive_count + 1,
+                    visible_at = now() + make_interval(secs => :visibility_timeout),
+                    dead_at = CASE WHEN o.receive_count >= :max_receives THEN now() END
+                FROM claimable WHERE o.id = claimable.id
+                RETURNING o.id, o.event_type, o.merchant_id, o.{table.aggregate} AS aggregate_id,
+                          o.{table.payload} AS payload, o.created_at, o.receive_count, o.dead_at
+                """  # noqa: S608  # nosec B608
+            ),
+            acknowledge=text(f"UPDATE {t} SET processed_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))"),  # noqa: S608  # nosec B608
+            release=text(
+                f"UPDATE {t} SET visible_at = now() "  # noqa: S608  # nosec B608
+                "WHERE id = ANY(CAST(:ids AS uuid[])) AND processed_at IS NULL"
+            ),
+            extend=text(
+                f"UPDATE {t} SET visible_at = now() + make_interval(secs => :seconds) "  # noqa: S608  # nosec B608
+                "WHERE id = ANY(CAST(:ids AS uuid[])) AND processed_at IS NULL"
+            ),
+            redrive=text(
+                f"UPDATE {t} SET dead_at = NULL, receive_count = 0, visible_at = now() "  # noqa: S608  # nosec B608
+                "WHERE dead_at IS NOT NULL AND processed_at IS NULL"
+            ),
+        )
 
 
 class PostgresEventQueue:
     def __init__(
-        self, engine: Engine, *, visibility_timeout: int, max_receives: int, poll_interval: float
+        self,
+        engine: Engine,
+        *,
+        visibility_timeout: int,
+        max_receives: int,
+        poll_interval: float,
+        table: QueueTable = OUTBOX,
     ) -> None:
         self._engine = engine
+        self._table = table
+        self._sql = _Statements.for_table(table)
         self._visibility_timeout = visibility_timeout
         self._max_receives = max_receives
         self._poll_interval = poll_interval
@@ -72,24 +111,26 @@ class PostgresEventQueue:
             time.sleep(min(self._poll_interval, remaining))
 
     def acknowledge(self, received: Sequence[ReceivedEvent]) -> None:
-        self._update(_ACKNOWLEDGE, received)
+        self._update(self._sql.acknowledge, received)
 
     def release(self, received: Sequence[ReceivedEvent]) -> None:
-        self._update(_RELEASE, received)
+        self._update(self._sql.release, received)
 
     def extend_visibility(self, received: Sequence[ReceivedEvent], seconds: int) -> None:
         if received:
             with self._engine.begin() as connection:
-                connection.execute(_EXTEND, {"ids": [item.receipt for item in received], "seconds": seconds})
+                connection.execute(
+                    self._sql.extend, {"ids": [item.receipt for item in received], "seconds": seconds}
+                )
 
     def is_reachable(self) -> bool:
-        """The queue is the outbox table: reachable when a bounded query on it answers."""
-        return database_answers(self._engine, "SELECT 1 FROM outbox LIMIT 1")
+        """The queue is a table: reachable when a bounded query on it answers."""
+        return database_answers(self._engine, f"SELECT 1 FROM {self._table.name} LIMIT 1")  # noqa: S608  # nosec B608
 
     def redrive_dead(self) -> int:
         """Give every dead-lettered event a fresh set of receives."""
         with self._engine.begin() as connection:
-            return connection.execute(_REDRIVE).rowcount
+            return connection.execute(self._sql.redrive).rowcount
 
     def _claim(self, limit: int) -> list[ReceivedEvent]:
         parameters = {
@@ -98,7 +139,7 @@ class PostgresEventQueue:
             "max_receives": self._max_receives,
         }
         with self._engine.begin() as connection:
-            rows = connection.execute(_CLAIM, parameters).all()
+            rows = connection.execute(self._sql.claim, parameters).all()
         received = []
         for row in rows:
             if row.dead_at is not None:

@@ -12,8 +12,10 @@ from sqlalchemy import Connection, insert, select, text, tuple_, update
 
 from psp.data_sources.postgres.tables import transactions
 from psp.domain.cards import Card
+from psp.domain.events import TRANSACTION_PAID
 from psp.domain.pagination import Cursor, Page, PageRequest
 from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
+from psp.repositories.postgres.event_sql import insert_events_sql, transaction_json_sql
 from psp.repositories.postgres.pagination import fetch_page
 
 # Settlers lock the transactions they touched, in id order (no deadlock), before a second statement
@@ -23,14 +25,22 @@ from psp.repositories.postgres.pagination import fetch_page
 _LOCK_WAITING = text(
     "SELECT id FROM transactions WHERE id = ANY(:ids) AND status = 'waiting_funds' ORDER BY id FOR UPDATE"
 )
+_AT = "CAST(:at AS timestamptz)"
 _MARK_PAID = text(
-    """
-    UPDATE transactions AS t SET status = 'paid', updated_at = :at
-    WHERE t.id = ANY(:ids) AND t.status = 'waiting_funds'
-      AND t.id <> ALL(ARRAY(
-          SELECT p.transaction_id FROM payables AS p WHERE p.transaction_id = ANY(:ids) AND p.status <> 'paid'
-      ))
-    """
+    f"""
+    WITH marked AS (
+        UPDATE transactions AS t SET status = 'paid', updated_at = :at, version = t.version + 1
+        WHERE t.id = ANY(:ids) AND t.status = 'waiting_funds'
+          AND t.id <> ALL(ARRAY(
+              SELECT p.transaction_id FROM payables AS p
+              WHERE p.transaction_id = ANY(:ids) AND p.status <> 'paid'
+          ))
+        RETURNING t.*
+    ), paid_events AS (
+        {insert_events_sql(TRANSACTION_PAID, "marked", "e", transaction_json_sql("e"), _AT)}
+    )
+    SELECT count(*) FROM marked
+    """  # noqa: S608 - constant SQL composed from our own fragments  # nosec B608
 )
 
 
@@ -62,7 +72,7 @@ class PostgresTransactionRepository:
             return 0
         ids = list(transaction_ids)
         self._connection.execute(_LOCK_WAITING, {"ids": ids})
-        return self._connection.execute(_MARK_PAID, {"ids": ids, "at": at}).rowcount
+        return int(self._connection.execute(_MARK_PAID, {"ids": ids, "at": at}).scalar_one())
 
     def get_for_update(self, merchant_id: UUID, transaction_id: UUID) -> Transaction | None:
         query = (
@@ -82,6 +92,7 @@ class PostgresTransactionRepository:
                 amount_refunded=transaction.amount_refunded,
                 decline_code=transaction.decline_code,
                 updated_at=transaction.updated_at,
+                version=transaction.version,
             )
         )
 
@@ -123,6 +134,7 @@ def transaction_row(transaction: Transaction) -> dict[str, object]:
         "updated_at": transaction.updated_at,
         "amount_refunded": transaction.amount_refunded,
         "acquirer_reference": transaction.acquirer_reference,
+        "version": transaction.version,
     }
 
 
@@ -151,4 +163,5 @@ def transaction_from_row(row: Any) -> Transaction:
         updated_at=row["updated_at"],
         amount_refunded=row["amount_refunded"],
         acquirer_reference=row["acquirer_reference"],
+        version=row["version"],
     )

@@ -90,9 +90,10 @@ class SqsEventPublisher:
         self._queue = queue
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SqsEventPublisher:
+    def from_settings(cls, settings: Settings, *, webhooks: bool = False) -> SqsEventPublisher:
         client = build_sqs_client(settings)
-        return cls(client, QueueAddress(client, settings.sqs_payables_queue))
+        queue = settings.sqs_webhooks_queue if webhooks else settings.sqs_payables_queue
+        return cls(client, QueueAddress(client, queue))
 
     def publish(self, events: Sequence[OutboxEvent]) -> list[UUID]:
         """Send in batches of ten; return the ids SQS accepted, in order.
@@ -154,12 +155,15 @@ class SqsEventQueue:
         self._monotonic = monotonic
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SqsEventQueue:
+    def from_settings(cls, settings: Settings, *, webhooks: bool = False) -> SqsEventQueue:
+        """The payables queue, or with ``webhooks`` the webhooks worker's queue (same semantics)."""
         client = build_sqs_client(settings)
+        queue = settings.sqs_webhooks_queue if webhooks else settings.sqs_payables_queue
+        dlq = settings.sqs_webhooks_dlq if webhooks else settings.sqs_payables_dlq
         return cls(
             client,
-            QueueAddress(client, settings.sqs_payables_queue),
-            QueueAddress(client, settings.sqs_payables_dlq),
+            QueueAddress(client, queue),
+            QueueAddress(client, dlq),
             visibility_timeout=settings.worker_visibility_timeout,
             probe_client=build_sqs_probe_client(settings),
         )

@@ -17,7 +17,7 @@ import structlog
 from psp.bootstrap import Container
 from psp.lib.errors import ServiceUnavailable
 from psp.repositories.ports import EventPublisher
-from psp.services.relay import outbox_backlog, relay_outbox
+from psp.services.relay import events_backlog, outbox_backlog, relay_events, relay_outbox
 from psp.transporters.workers.shutdown import Shutdown
 
 log = structlog.get_logger(__name__)
@@ -71,32 +71,53 @@ def run_relay(
     *,
     shutdown: Shutdown,
     publisher: EventPublisher | None = None,
+    webhook_publisher: EventPublisher | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     idle_seconds: float | None = None,
     backoff: Backoff | None = None,
     backlog_report: BacklogReport | None = None,
 ) -> None:
-    """Relay outbox events to the queue until asked to stop; a stop lets the batch in hand finish."""
+    """Relay outbox events to the payables queue and public events to the webhooks queue, until asked
+    to stop; a stop lets the batch in hand finish."""
     publisher = publisher or container.event_publisher()
+    webhook_publisher = webhook_publisher or container.webhook_event_publisher()
     idle = container.settings.worker_poll_interval if idle_seconds is None else idle_seconds
     backoff = backoff or Backoff()
     backlog_report = backlog_report or BacklogReport()
+    # The webhooks queue has a backoff of its own: its outage must not slow the payables relay.
+    events_backoff, events_retry_at = Backoff(), 0.0
     log.info("relay.started", batch_size=batch_size)
     while not shutdown.requested:
         try:
             published = relay_outbox(
                 uow=container.uow(), publisher=publisher, limit=batch_size, clock=container.clock
             )
-            backlog = outbox_backlog(uow=container.uow())
+            published_events = 0
+            if time.monotonic() >= events_retry_at:
+                try:
+                    published_events = relay_events(
+                        uow=container.uow(),
+                        publisher=webhook_publisher,
+                        limit=batch_size,
+                        clock=container.clock,
+                    )
+                    events_backoff.reset()
+                except ServiceUnavailable as error:
+                    delay = events_backoff.next_delay()
+                    events_retry_at = time.monotonic() + delay
+                    log.warning(
+                        "relay.webhooks_unavailable", code=error.code, retry_in_seconds=round(delay, 2)
+                    )
+            backlog = outbox_backlog(uow=container.uow()) + events_backlog(uow=container.uow())
         except ServiceUnavailable as error:
             delay = backoff.next_delay()
             log.warning("relay.unavailable", code=error.code, retry_in_seconds=round(delay, 2))
             shutdown.wait(delay)
             continue
         backoff.reset()
-        log_cycle(published, backlog)
+        log_cycle(published + published_events, backlog)
         backlog_report.observe(backlog)
-        if published < batch_size:
+        if published < batch_size and published_events < batch_size:
             # Caught up (or SQS refused part of the batch): wait a little instead of spinning.
             shutdown.wait(idle)
     log.info("relay.stopped")

@@ -15,6 +15,7 @@ from psp.transporters.rest.blueprints.health import health_blueprint
 from psp.transporters.rest.blueprints.payables import payables_blueprint
 from psp.transporters.rest.blueprints.refunds import refunds_blueprint
 from psp.transporters.rest.blueprints.transactions import transactions_blueprint
+from psp.transporters.rest.blueprints.webhooks import webhooks_blueprint
 from psp.transporters.rest.context import EXTENSION, PRINCIPAL_CACHE
 from psp.transporters.rest.errors import install_error_handlers
 from psp.transporters.rest.idempotency import install_idempotency
@@ -59,4 +60,5 @@ def api_blueprint() -> Blueprint:
     api.register_blueprint(payables_blueprint())
     api.register_blueprint(balance_blueprint())
     api.register_blueprint(refunds_blueprint())
+    api.register_blueprint(webhooks_blueprint())
     return api

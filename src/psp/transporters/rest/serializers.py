@@ -3,88 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from psp.domain.cards import Card
+from psp.domain.events import event_object
+from psp.domain.objects import (
+    card_object,
+    optional_timestamp,
+    payable_object,
+    refund_object,
+    timestamp,
+    transaction_object,
+)
 from psp.domain.pagination import Listable, Page
-from psp.domain.payables import Balance, BalanceLine, Payable
-from psp.domain.refunds import Refund
-from psp.domain.transactions import Transaction
+from psp.domain.payables import Balance, BalanceLine
+from psp.domain.webhooks import WebhookDelivery, WebhookEndpoint
 
 T = TypeVar("T", bound=Listable)
 
 
-def timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z`` and milliseconds: ``2026-11-20T22:07:26.175Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def optional_timestamp(moment: datetime | None) -> str | None:
-    return None if moment is None else timestamp(moment)
-
-
-def day(value: date) -> str:
-    return value.isoformat()
-
-
-def transaction_json(transaction: Transaction) -> dict[str, Any]:
-    return {
-        "id": str(transaction.id),
-        "object": "transaction",
-        "amount": transaction.amount,
-        "currency": transaction.currency,
-        "description": transaction.description,
-        "payment_method": transaction.payment_method.value,
-        "installments": transaction.installments,
-        "status": transaction.status.value,
-        "amount_refunded": transaction.amount_refunded,
-        "decline_code": transaction.decline_code,
-        "card": card_json(transaction.card),
-        "created_at": timestamp(transaction.created_at),
-        "updated_at": timestamp(transaction.updated_at),
-    }
-
-
-def card_json(card: Card) -> dict[str, Any]:
-    # The fingerprint is a keyed HMAC: useless to an attacker, useful to spot a repeat card.
-    return {
-        "brand": card.brand,
-        "first_six": card.first_six,
-        "last_four": card.last_four,
-        "holder_name": card.holder_name,
-        "expiration_month": card.expiration_month,
-        "expiration_year": card.expiration_year,
-        "fingerprint": card.fingerprint,
-    }
-
-
-def payable_json(payable: Payable) -> dict[str, Any]:
-    return {
-        "id": str(payable.id),
-        "object": "payable",
-        "transaction_id": str(payable.transaction_id),
-        "installment": payable.installment,
-        "status": payable.status.value,
-        "amount": payable.amount,
-        "fee": payable.fee,
-        "net_amount": payable.net_amount,
-        "currency": payable.currency,
-        "payment_date": day(payable.payment_date),
-        "paid_at": optional_timestamp(payable.paid_at),
-        "created_at": timestamp(payable.created_at),
-    }
-
-
-def refund_json(refund: Refund) -> dict[str, Any]:
-    return {
-        "id": str(refund.id),
-        "object": "refund",
-        "transaction_id": str(refund.transaction_id),
-        "amount": refund.amount,
-        "currency": refund.currency,
-        "created_at": timestamp(refund.created_at),
-    }
+# One shape for the API and for webhook events: ``psp.domain.objects``.
+transaction_json = transaction_object
+card_json = card_object
+payable_json = payable_object
+refund_json = refund_object
+event_json = event_object
 
 
 def balance_json(balance: Balance) -> dict[str, Any]:
@@ -107,3 +49,45 @@ def list_json(page: Page[T], item_json: Callable[[T], dict[str, Any]]) -> dict[s
 
 def _balance_line(line: BalanceLine) -> dict[str, Any]:
     return {"amount": line.amount, "currency": line.currency}
+
+
+def webhook_endpoint_json(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
+    """The endpoint; its secret only in the answer that creates or rotates it (shown once)."""
+    body: dict[str, Any] = {
+        "id": str(endpoint.id),
+        "object": "webhook_endpoint",
+        "url": endpoint.url,
+        "enabled_events": list(endpoint.enabled_events),
+        "description": endpoint.description,
+        "mode": endpoint.mode,
+        "status": endpoint.status.value,
+        "disabled_reason": endpoint.disabled_reason,
+        "previous_secret_expires_at": optional_timestamp(endpoint.previous_secret_expires_at),
+        "created_at": timestamp(endpoint.created_at),
+    }
+    if with_secret:
+        body["secret"] = endpoint.secret
+    return body
+
+
+def webhook_delivery_json(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": str(delivery.id),
+        "object": "webhook_delivery",
+        "event_id": str(delivery.event_id),
+        "endpoint_id": str(delivery.endpoint_id),
+        "status": delivery.status.value,
+        "attempt_count": delivery.attempts,
+        "next_attempt_at": optional_timestamp(delivery.next_attempt_at),
+        "created_at": timestamp(delivery.created_at),
+        "attempts": [
+            {
+                "attempted_at": timestamp(attempt.attempted_at),
+                "status_code": attempt.status_code,
+                "latency_ms": attempt.latency_ms,
+                "response_excerpt": attempt.response_excerpt,
+                "error": attempt.error,
+            }
+            for attempt in delivery.attempt_log
+        ],
+    }

@@ -21,19 +21,33 @@ from psp.transporters.rest.openapi import schemas
 from psp.transporters.rest.openapi.examples import (
     BALANCE,
     CREATE_TRANSACTION_EXAMPLES,
+    DELETED_ENDPOINT,
+    ENDPOINT_ID,
     ERROR_EXAMPLES,
+    EVENT,
+    EVENT_ID,
     PAYABLE,
     PAYABLE_ID,
+    REDELIVERY,
     REFUND,
     REFUND_ID,
     REQUEST_ID,
     TRANSACTION,
     TRANSACTION_ID,
+    WEBHOOK_DELIVERY,
+    WEBHOOK_ENDPOINT,
+    WEBHOOK_ENDPOINT_WITH_SECRET,
     list_of,
 )
 from psp.validators.lists import ListQuerySchema, PayableListQuerySchema
 from psp.validators.refunds import NewRefundSchema
 from psp.validators.transactions import NewTransactionSchema
+from psp.validators.webhooks import (
+    EmptyBodySchema,
+    EventListQuerySchema,
+    NewWebhookEndpointSchema,
+    RotateSecretSchema,
+)
 
 OPENAPI_VERSION: Final = "3.1.0"
 JSON: Final = "application/json"
@@ -76,6 +90,14 @@ FIELD_DESCRIPTIONS: Final = {
         "card_verification_code": "3 digits (4 for amex); never stored or echoed",
     },
     "NewRefund": {"amount": "in minor units; default: everything still refundable"},
+    "NewWebhookEndpoint": {
+        "url": "https in live mode, to public addresses only; http is allowed for localhost with a test key",
+        "enabled_events": "event types to deliver here; `*` for all, present and future",
+        "description": "a note for yourself",
+    },
+    "RotateSecret": {
+        "overlap_seconds": "how long the old secret keeps signing too (0 to 604800, default 86400)",
+    },
 }
 QUERY_EXAMPLES: Final = {
     "limit": 20,
@@ -84,6 +106,7 @@ QUERY_EXAMPLES: Final = {
     "payment_date[gte]": "2026-12-01",
     "payment_date[lte]": "2026-12-31",
     "transaction_id": TRANSACTION_ID,
+    "type": "transaction.approved",
 }
 QUERY_DESCRIPTIONS: Final = {
     "limit": "how many objects per page, 1 to 100 (default 20)",
@@ -92,6 +115,7 @@ QUERY_DESCRIPTIONS: Final = {
     "payment_date[gte]": "only payables due on or after this date",
     "payment_date[lte]": "only payables due on or before this date",
     "transaction_id": "only the payables of this transaction",
+    "type": "only events of this type",
 }
 
 # Error responses, by status: (component name, description, extra headers).
@@ -204,6 +228,8 @@ POST_ERRORS: Final = (400, 409, 413, 415, 422)
 def _operations() -> dict[str, dict[str, dict[str, Any]]]:
     """Every route, by OpenAPI path and method. A route the app serves but this misses fails a test."""
     transaction_id = _path_parameter("transaction_id", "transaction", TRANSACTION_ID)
+    endpoint_id = _path_parameter("endpoint_id", "webhook endpoint", ENDPOINT_ID)
+    event_id = _path_parameter("event_id", "event", EVENT_ID)
     return {
         "/healthz": {
             "get": {
@@ -444,6 +470,171 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                 },
             }
         },
+        "/v1/webhook_endpoints": {
+            "post": {
+                "tags": ["webhooks"],
+                "summary": "Create a webhook endpoint",
+                "description": (
+                    "Registers a URL to receive events, signed with the endpoint's own secret (returned "
+                    "in this answer only). Deliveries carry the Standard Webhooks headers `webhook-id`, "
+                    "`webhook-timestamp` and `webhook-signature`; see the README for verifying them."
+                ),
+                "operationId": "createWebhookEndpoint",
+                "parameters": ["IdempotencyKey"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": _ref("schemas", "NewWebhookEndpoint"),
+                            "example": {
+                                "url": "https://shop.example.com/psp/webhooks",
+                                "enabled_events": ["transaction.approved", "payable.paid"],
+                                "description": "order system",
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json_response(
+                        "the endpoint, with its secret",
+                        "WebhookEndpointWithSecret",
+                        WEBHOOK_ENDPOINT_WITH_SECRET,
+                        "Location",
+                        REPLAYED_HEADER,
+                    ),
+                    **_errors(*POST_ERRORS, *API_ERRORS),
+                },
+            },
+            "get": {
+                "tags": ["webhooks"],
+                "summary": "List webhook endpoints",
+                "description": "Newest first; secrets are never listed.",
+                "operationId": "listWebhookEndpoints",
+                "parameters": [{"in": "query", "schema": ListQuerySchema}],
+                "responses": {
+                    "200": _json_response(
+                        "a page of endpoints", "WebhookEndpointList", list_of(WEBHOOK_ENDPOINT)
+                    ),
+                    **_errors(400, *API_ERRORS),
+                },
+            },
+        },
+        "/v1/webhook_endpoints/{endpoint_id}": {
+            "get": {
+                "tags": ["webhooks"],
+                "summary": "Retrieve a webhook endpoint",
+                "operationId": "getWebhookEndpoint",
+                "parameters": [endpoint_id],
+                "responses": {
+                    "200": _json_response("the endpoint", "WebhookEndpoint", WEBHOOK_ENDPOINT),
+                    **_errors(404, *API_ERRORS),
+                },
+            },
+            "delete": {
+                "tags": ["webhooks"],
+                "summary": "Delete a webhook endpoint",
+                "description": "Deliveries still pending for it fail; its delivery history stays readable.",
+                "operationId": "deleteWebhookEndpoint",
+                "parameters": [endpoint_id],
+                "responses": {
+                    "200": _json_response("deleted", "DeletedWebhookEndpoint", DELETED_ENDPOINT),
+                    **_errors(404, *API_ERRORS),
+                },
+            },
+        },
+        "/v1/webhook_endpoints/{endpoint_id}/rotate_secret": {
+            "post": {
+                "tags": ["webhooks"],
+                "summary": "Rotate an endpoint's signing secret",
+                "description": (
+                    "A new secret, returned in this answer only. For `overlap_seconds` (default a day) "
+                    "deliveries carry two signatures, one per secret, so receivers can switch at leisure."
+                ),
+                "operationId": "rotateWebhookSecret",
+                "parameters": [endpoint_id, "IdempotencyKey"],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        JSON: {
+                            "schema": _ref("schemas", "RotateSecret"),
+                            "example": {"overlap_seconds": 3600},
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json_response(
+                        "the endpoint, with its new secret",
+                        "WebhookEndpointWithSecret",
+                        {
+                            **WEBHOOK_ENDPOINT_WITH_SECRET,
+                            "previous_secret_expires_at": "2026-11-21T11:00:00.000Z",  # nosec B105 - a date
+                        },
+                        REPLAYED_HEADER,
+                    ),
+                    **_errors(*POST_ERRORS, 404, *API_ERRORS),
+                },
+            }
+        },
+        "/v1/events": {
+            "get": {
+                "tags": ["webhooks"],
+                "summary": "List events",
+                "description": "Newest first; filter by `type`.",
+                "operationId": "listEvents",
+                "parameters": [{"in": "query", "schema": EventListQuerySchema}],
+                "responses": {
+                    "200": _json_response("a page of events", "EventList", list_of(EVENT)),
+                    **_errors(400, *API_ERRORS),
+                },
+            }
+        },
+        "/v1/events/{event_id}": {
+            "get": {
+                "tags": ["webhooks"],
+                "summary": "Retrieve an event",
+                "operationId": "getEvent",
+                "parameters": [event_id],
+                "responses": {
+                    "200": _json_response("the event", "Event", EVENT),
+                    **_errors(404, *API_ERRORS),
+                },
+            }
+        },
+        "/v1/events/{event_id}/deliveries": {
+            "get": {
+                "tags": ["webhooks"],
+                "summary": "List an event's deliveries",
+                "description": "One per endpoint, each with its attempts: status, latency, response excerpt.",
+                "operationId": "listEventDeliveries",
+                "parameters": [event_id, {"in": "query", "schema": ListQuerySchema}],
+                "responses": {
+                    "200": _json_response(
+                        "a page of deliveries", "WebhookDeliveryList", list_of(WEBHOOK_DELIVERY)
+                    ),
+                    **_errors(400, 404, *API_ERRORS),
+                },
+            }
+        },
+        "/v1/events/{event_id}/redeliver": {
+            "post": {
+                "tags": ["webhooks"],
+                "summary": "Send an event again",
+                "description": (
+                    "The event becomes due now at every endpoint that wants it, with the same "
+                    "`webhook-id` (receivers dedupe on it). An empty body, or `{}`."
+                ),
+                "operationId": "redeliverEvent",
+                "parameters": [event_id, "IdempotencyKey"],
+                "requestBody": {
+                    "required": False,
+                    "content": {JSON: {"schema": _ref("schemas", "EmptyBody"), "example": {}}},
+                },
+                "responses": {
+                    "202": _json_response("scheduled", "Redelivery", REDELIVERY, REPLAYED_HEADER),
+                    **_errors(*POST_ERRORS, 404, *API_ERRORS),
+                },
+            }
+        },
         "/v1/balance": {
             "get": {
                 "tags": ["balance"],
@@ -463,6 +654,9 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
 _SCHEMAS: Final = {
     "NewTransaction": NewTransactionSchema,
     "NewRefund": NewRefundSchema,
+    "NewWebhookEndpoint": NewWebhookEndpointSchema,
+    "RotateSecret": RotateSecretSchema,
+    "EmptyBody": EmptyBodySchema,
     "Card": schemas.CardSchema,
     "Transaction": schemas.TransactionSchema,
     "TransactionList": schemas.TransactionListSchema,
@@ -470,6 +664,17 @@ _SCHEMAS: Final = {
     "PayableList": schemas.PayableListSchema,
     "Refund": schemas.RefundSchema,
     "RefundList": schemas.RefundListSchema,
+    "WebhookEndpoint": schemas.WebhookEndpointSchema,
+    "WebhookEndpointWithSecret": schemas.WebhookEndpointWithSecretSchema,
+    "WebhookEndpointList": schemas.WebhookEndpointListSchema,
+    "DeletedWebhookEndpoint": schemas.DeletedWebhookEndpointSchema,
+    "EventData": schemas.EventDataSchema,
+    "Event": schemas.EventSchema,
+    "EventList": schemas.EventListSchema,
+    "WebhookAttempt": schemas.WebhookAttemptSchema,
+    "WebhookDelivery": schemas.WebhookDeliverySchema,
+    "WebhookDeliveryList": schemas.WebhookDeliveryListSchema,
+    "Redelivery": schemas.RedeliverySchema,
     "BalanceLine": schemas.BalanceLineSchema,
     "Balance": schemas.BalanceSchema,
     "ErrorDetail": schemas.ErrorDetailSchema,
@@ -494,6 +699,7 @@ def _document() -> dict[str, Any]:
             {"name": "refunds", "description": "giving money back"},
             {"name": "payables", "description": "what psp owes the merchant, by payment date"},
             {"name": "balance", "description": "available and waiting funds"},
+            {"name": "webhooks", "description": "events, and their signed delivery to your endpoints"},
             {"name": "operations", "description": "health, metrics and this document"},
         ],
         security=[{"bearerAuth": []}],

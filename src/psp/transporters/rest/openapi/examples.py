@@ -85,6 +85,63 @@ CREATE_TRANSACTION_EXAMPLES: Final = {
 }
 
 
+ENDPOINT_ID: Final = "019345ab-0000-7000-8000-000000000004"
+EVENT_ID: Final = "019345ab-0000-7000-8000-000000000005"
+DELIVERY_ID: Final = "019345ab-0000-7000-8000-000000000006"
+WEBHOOK_ENDPOINT: Final = {
+    "id": ENDPOINT_ID,
+    "object": "webhook_endpoint",
+    "url": "https://shop.example.com/psp/webhooks",
+    "enabled_events": ["transaction.approved", "payable.paid"],
+    "description": "order system",
+    "mode": "live",
+    "status": "enabled",
+    "disabled_reason": None,
+    "previous_secret_expires_at": None,  # nosec B105 - a date field, not a secret
+    "created_at": "2026-11-20T11:00:00.000Z",
+}
+WEBHOOK_ENDPOINT_WITH_SECRET: Final = {
+    **WEBHOOK_ENDPOINT,
+    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/gK8Ek7bX5A=",  # nosec B105 - the documentation's example
+}
+EVENT: Final = {
+    "id": EVENT_ID,
+    "object": "event",
+    "type": "transaction.approved",
+    "created": "2026-11-20T12:00:00.000Z",
+    "api_version": "2026-11-20",
+    "data": {"object": {**TRANSACTION, "version": 1}},
+}
+WEBHOOK_DELIVERY: Final = {
+    "id": DELIVERY_ID,
+    "object": "webhook_delivery",
+    "event_id": EVENT_ID,
+    "endpoint_id": ENDPOINT_ID,
+    "status": "succeeded",
+    "attempt_count": 2,
+    "next_attempt_at": None,
+    "created_at": "2026-11-20T12:00:00.200Z",
+    "attempts": [
+        {
+            "attempted_at": "2026-11-20T12:00:00.210Z",
+            "status_code": 503,
+            "latency_ms": 42,
+            "response_excerpt": "maintenance",
+            "error": None,
+        },
+        {
+            "attempted_at": "2026-11-20T12:01:03.000Z",
+            "status_code": 200,
+            "latency_ms": 35,
+            "response_excerpt": "",
+            "error": None,
+        },
+    ],
+}
+REDELIVERY: Final = {"object": "redelivery", "event_id": EVENT_ID, "deliveries": 1}
+DELETED_ENDPOINT: Final = {"id": ENDPOINT_ID, "object": "webhook_endpoint", "deleted": True}
+
+
 def list_of(item: dict[str, Any]) -> dict[str, Any]:
     return {"object": "list", "data": [item], "has_more": False, "next_cursor": None}
 

@@ -137,9 +137,85 @@ def _list_of(item: type[Schema], name: str) -> type[Schema]:
     )
 
 
+class WebhookEndpointSchema(Closed):
+    id = _id("the endpoint's id")
+    object = _object("webhook_endpoint")
+    url = _text("where deliveries are POSTed")
+    enabled_events = fields.List(
+        fields.String(), required=True, metadata={"description": "event types delivered here (`*`: all)"}
+    )
+    description = _text("the merchant's note")
+    mode = _text("the mode of the key that created it; live endpoints need https and public addresses")
+    status = _text("`enabled`, or `disabled` after failing for 3 days", choices=["enabled", "disabled"])
+    disabled_reason = _text("why it was disabled; null while enabled", nullable=True)
+    previous_secret_expires_at = _timestamp(
+        "until when the secret before the last rotation still signs too; null when it does not", nullable=True
+    )
+    created_at = _timestamp("when it was created")
+
+
+class WebhookEndpointWithSecretSchema(WebhookEndpointSchema):
+    secret = _text("the signing secret (`whsec_...`): shown only in this answer, store it now")
+
+
+class DeletedWebhookEndpointSchema(Closed):
+    id = _id("the deleted endpoint's id")
+    object = _object("webhook_endpoint")
+    deleted = fields.Boolean(required=True, metadata={"description": "always true"})
+
+
+class EventDataSchema(Closed):
+    object = fields.Dict(
+        required=True,
+        metadata={
+            "description": "the object as the API shows it, plus its `version` (grows with every change)"
+        },
+    )
+
+
+class EventSchema(Closed):
+    id = _id("the event's id; also the `webhook-id` of its deliveries")
+    object = _object("event")
+    type = _text("what happened")
+    created = _timestamp("when it happened")
+    api_version = _text("the version of the event's shape")
+    data = fields.Nested(EventDataSchema, required=True)
+
+
+class WebhookAttemptSchema(Closed):
+    attempted_at = _timestamp("when the attempt started")
+    status_code = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "the endpoint's HTTP status; null: none"}
+    )
+    latency_ms = _integer("how long the attempt took")
+    response_excerpt = _text("the start of the endpoint's answer")
+    error = _text("why there was no HTTP answer (time-out, refused, ...)", nullable=True)
+
+
+class WebhookDeliverySchema(Closed):
+    id = _id("the delivery's id")
+    object = _object("webhook_delivery")
+    event_id = _id("the event delivered")
+    endpoint_id = _id("where it is delivered")
+    status = _text("`pending`, `succeeded` or `failed`", choices=["pending", "succeeded", "failed"])
+    attempt_count = _integer("attempts so far")
+    next_attempt_at = _timestamp("when the next attempt is due; null once done", nullable=True)
+    created_at = _timestamp("when the delivery was scheduled")
+    attempts = fields.List(fields.Nested(WebhookAttemptSchema), required=True)
+
+
+class RedeliverySchema(Closed):
+    object = _object("redelivery")
+    event_id = _id("the event sent again")
+    deliveries = _integer("how many deliveries are due again now")
+
+
 TransactionListSchema = _list_of(TransactionSchema, "TransactionListSchema")
 PayableListSchema = _list_of(PayableSchema, "PayableListSchema")
 RefundListSchema = _list_of(RefundSchema, "RefundListSchema")
+WebhookEndpointListSchema = _list_of(WebhookEndpointSchema, "WebhookEndpointListSchema")
+EventListSchema = _list_of(EventSchema, "EventListSchema")
+WebhookDeliveryListSchema = _list_of(WebhookDeliverySchema, "WebhookDeliveryListSchema")
 
 
 class ErrorDetailSchema(Closed):
