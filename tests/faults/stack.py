@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -264,6 +265,7 @@ class Stack:
 
     def destroy(self) -> None:
         self.postgres.destroy()
+        shutil.rmtree(self.base, ignore_errors=True)
 
     def stop_background(self) -> None:
         """Stop everything but the database (and SQS, for the final look at the queues)."""
