@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LINT_PATHS := src tests migrations infrastructure/lint $(wildcard benchmarks)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint lint-infra bench clean
+.PHONY: help install run test test-faults lint lint-infra bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test: $(STAMP) ## lint, type-check, bandit, and run the whole test suite
 	$(BIN)/mypy
 	$(BIN)/bandit -q -c pyproject.toml -r src
 	$(BIN)/pytest -q
+
+test-faults: $(STAMP) ## fault suite: both queue backends under load, SIGKILLs, PostgreSQL/SQS outages, acquirer faults; prints its report (ARGS="--seed N ...")
+	$(BIN)/python -m tests.faults $(ARGS)
 
 lint: $(STAMP) ## ruff, mypy and bandit only
 	$(BIN)/ruff check $(LINT_PATHS)

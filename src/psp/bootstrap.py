@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -13,7 +14,7 @@ from psp.data_sources.postgres.unit_of_work import PostgresUnitOfWork
 from psp.domain.webhooks import RetrySchedule
 from psp.lib.errors import ConfigurationError
 from psp.lib.metrics import PipelineHealth
-from psp.repositories.acquirers import SimulatorAcquirer
+from psp.repositories.acquirers import SimulatorAcquirer, SimulatorFaults
 from psp.repositories.ports import (
     Acquirer,
     EventPublisher,
@@ -134,4 +135,16 @@ def bootstrap(
         ),
         application_name=application_name,
     )
-    return Container(settings=settings, database_url=url, engine=engine, acquirer=SimulatorAcquirer())
+    return Container(settings=settings, database_url=url, engine=engine, acquirer=build_acquirer(settings))
+
+
+def build_acquirer(settings: Settings) -> Acquirer:
+    """The simulator, misbehaving only as far as the (non-production) fault-injection settings say."""
+    faults = SimulatorFaults(
+        failure_rate=settings.simulator_failure_rate,
+        timeout_rate=settings.simulator_timeout_rate,
+        max_latency_ms=settings.simulator_latency_ms,
+    )
+    return SimulatorAcquirer(
+        faults=faults, resolution_delay=timedelta(seconds=settings.simulator_resolution_seconds)
+    )

@@ -127,6 +127,29 @@ SETTINGS: tuple[Setting, ...] = (
         "first retry delay; later ones grow x4 up to 24 h, for 3 days (all scale with it: tests, demos)",
     ),
     Setting(
+        "PSP_SIMULATOR_FAILURE_RATE",
+        "0",
+        "fault injection: fraction (0-1) of simulator calls that fail before reaching the card network "
+        "(503 `acquirer_unavailable`, nothing recorded); refused in production",
+    ),
+    Setting(
+        "PSP_SIMULATOR_TIMEOUT_RATE",
+        "0",
+        "fault injection: fraction (0-1) of simulator authorisations that time out (202 `processing`, "
+        "resolved later by `psp jobs resolve-processing`); refused in production",
+    ),
+    Setting(
+        "PSP_SIMULATOR_LATENCY_MS",
+        "0",
+        "fault injection: each simulator call waits a random 0 to this many milliseconds; "
+        "refused in production",
+    ),
+    Setting(
+        "PSP_SIMULATOR_RESOLUTION_SECONDS",
+        "60",
+        "seconds after a simulated time-out until the simulator has the answer `resolve-processing` asks for",
+    ),
+    Setting(
         "PSP_IDEMPOTENCY_KEY_TTL_DAYS",
         "30",
         "days an `Idempotency-Key` and its stored response are kept before `psp jobs prune-idempotency-keys`",
@@ -175,6 +198,10 @@ class Settings:
     settlement_chunk_size: int
     settlement_settlers: int
     acquirer: str
+    simulator_failure_rate: float
+    simulator_timeout_rate: float
+    simulator_latency_ms: int
+    simulator_resolution_seconds: int
     idempotency_key_ttl_days: int
     webhook_concurrency: int
     webhook_timeout_seconds: float
@@ -206,6 +233,15 @@ class Settings:
         database_url = read.optional("PSP_DATABASE_URL")
         if database_url is None and env == "production":
             raise ConfigurationError("PSP_DATABASE_URL must be set in production", code="missing_setting")
+        failure_rate = read.number("PSP_SIMULATOR_FAILURE_RATE", minimum=0.0, maximum=1.0)
+        timeout_rate = read.number("PSP_SIMULATOR_TIMEOUT_RATE", minimum=0.0, maximum=1.0)
+        latency_ms = read.integer("PSP_SIMULATOR_LATENCY_MS", minimum=0, maximum=60_000)
+        if env == "production" and (failure_rate or timeout_rate or latency_ms):
+            raise ConfigurationError(
+                "PSP_SIMULATOR_FAILURE_RATE, PSP_SIMULATOR_TIMEOUT_RATE and PSP_SIMULATOR_LATENCY_MS "
+                "inject faults and must stay 0 in production",
+                code="invalid_setting",
+            )
         settings = cls(
             env=env,
             database_url=database_url,
@@ -247,6 +283,10 @@ class Settings:
             settlement_chunk_size=read.integer("PSP_SETTLEMENT_CHUNK_SIZE", minimum=1),
             settlement_settlers=read.integer("PSP_SETTLEMENT_SETTLERS", minimum=1, maximum=16),
             acquirer=read.choice("PSP_ACQUIRER", ("simulator",)),
+            simulator_failure_rate=failure_rate,
+            simulator_timeout_rate=timeout_rate,
+            simulator_latency_ms=latency_ms,
+            simulator_resolution_seconds=read.integer("PSP_SIMULATOR_RESOLUTION_SECONDS", minimum=0),
             idempotency_key_ttl_days=read.integer("PSP_IDEMPOTENCY_KEY_TTL_DAYS", minimum=1),
             webhook_concurrency=read.integer("PSP_WEBHOOK_CONCURRENCY", minimum=1, maximum=256),
             webhook_timeout_seconds=read.number("PSP_WEBHOOK_TIMEOUT_SECONDS", minimum=0.1),
@@ -312,9 +352,9 @@ class _Reader:
         self._check_range(name, value, minimum, maximum)
         return value
 
-    def number(self, name: str, minimum: float | None = None) -> float:
+    def number(self, name: str, minimum: float | None = None, maximum: float | None = None) -> float:
         value: float = self.parsed(name, float)
-        self._check_range(name, value, minimum, None)
+        self._check_range(name, value, minimum, maximum)
         return value
 
     def choice(self, name: str, choices: tuple[str, ...], upper: bool = False) -> str:

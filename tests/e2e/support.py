@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -96,3 +96,8 @@ def assert_invalid(response: TestResponse, code: str, param: str) -> dict[str, A
     problems.add((error["code"], error["param"]))
     assert (code, param) in problems, problems
     return error
+
+
+def today() -> date:
+    """Today in UTC, read when asked: a module-level constant goes stale in a run that crosses midnight."""
+    return datetime.now(UTC).date()

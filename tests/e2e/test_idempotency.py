@@ -11,8 +11,10 @@ from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from psp.bootstrap import Container
+from psp.repositories.acquirers import SimulatorAcquirer, SimulatorFaults
 from psp.services import idempotency
 from psp.services.merchants import Onboarded
+from psp.transporters.rest.app import create_app
 from tests.e2e.support import (
     DECLINED_CARD,
     TIMEOUT_CARD,
@@ -175,3 +177,26 @@ def test_a_retried_refund_replays_the_first_answer_and_refunds_once(
     assert too_large.status_code == 422
     assert count(container, "SELECT count(*) FROM refunds") == 1
     assert count(container, "SELECT count(*) FROM idempotency_keys WHERE key = 'r-2'") == 0
+
+
+def test_an_acquirer_failure_answers_503_with_retry_after_and_the_same_key_then_succeeds_once(
+    container: Container, merchant: Onboarded
+) -> None:
+    container.acquirer = SimulatorAcquirer(faults=SimulatorFaults(failure_rate=1.0))
+    failing = create_app(container).test_client()
+
+    response = post(failing, merchant, "retry-me")
+
+    error = assert_error(response, 503, "api_error", "acquirer_unavailable")
+    assert "nothing was charged" in error["message"]
+    assert response.headers["Retry-After"] == "1"
+    assert count(container, "SELECT count(*) FROM transactions") == 0
+
+    container.acquirer = SimulatorAcquirer()
+    working = create_app(container).test_client()
+    first, replayed = post(working, merchant, "retry-me"), post(working, merchant, "retry-me")
+
+    assert first.status_code == 201
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.get_json()["id"] == first.get_json()["id"]
+    assert count(container, "SELECT count(*) FROM transactions") == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,10 +11,8 @@ from flask.testing import FlaskClient
 
 from psp.bootstrap import Container
 from psp.services.merchants import Onboarded
-from tests.e2e.support import assert_error, assert_invalid, auth, create_transaction
+from tests.e2e.support import assert_error, assert_invalid, auth, create_transaction, today
 from tests.e2e.workflow import create_payables_for, settle
-
-TODAY = datetime.now(UTC).date()
 
 
 def payables(client: FlaskClient, merchant: Onboarded, query: str = "") -> list[dict[str, Any]]:
@@ -55,7 +53,7 @@ def test_a_credit_transaction_of_2500_owes_2375_in_30_days(
     assert payable["transaction_id"] == transaction["id"]
     assert (payable["installment"], payable["status"]) == (1, "waiting_funds")
     assert (payable["amount"], payable["fee"], payable["net_amount"]) == (2500, 125, 2375)
-    assert payable["payment_date"] == (TODAY + timedelta(days=30)).isoformat()
+    assert payable["payment_date"] == (today() + timedelta(days=30)).isoformat()
     assert payable["paid_at"] is None
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", payable["created_at"])
     single = client.get(f"/v1/payables/{payable['id']}", headers=auth(merchant))
@@ -72,7 +70,7 @@ def test_a_debit_transaction_of_1001_is_available_at_once(
     [payable] = payables(client, merchant)
 
     assert (payable["status"], payable["fee"], payable["net_amount"]) == ("paid", 30, 971)
-    assert payable["payment_date"] == TODAY.isoformat()
+    assert payable["payment_date"] == today().isoformat()
     assert payable["paid_at"] is not None
     assert balance(client, merchant) == {
         "object": "balance",
@@ -89,12 +87,12 @@ def test_balance_moves_from_waiting_funds_to_available_after_settlement(
     assert balance(client, merchant)["waiting_funds"] == [{"amount": 2850, "currency": "BRL"}]
     assert balance(client, merchant)["available"] == []
 
-    settle(container, TODAY + timedelta(days=30))
+    settle(container, today() + timedelta(days=30))
 
     assert balance(client, merchant)["available"] == [{"amount": 950, "currency": "BRL"}]
     assert balance(client, merchant)["waiting_funds"] == [{"amount": 1900, "currency": "BRL"}]
 
-    settle(container, TODAY + timedelta(days=90))
+    settle(container, today() + timedelta(days=90))
 
     assert balance(client, merchant) == {
         "object": "balance",
@@ -141,11 +139,11 @@ def test_payables_filter_by_payment_date_range(
     merchant: Onboarded,
     three_installments_and_a_debit: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
-    gte = (TODAY + timedelta(days=31)).isoformat()
-    lte = (TODAY + timedelta(days=60)).isoformat()
+    gte = (today() + timedelta(days=31)).isoformat()
+    lte = (today() + timedelta(days=60)).isoformat()
 
     found = payables(client, merchant, f"?payment_date[gte]={gte}&payment_date[lte]={lte}")
-    up_to_today = payables(client, merchant, f"?payment_date[lte]={TODAY.isoformat()}")
+    up_to_today = payables(client, merchant, f"?payment_date[lte]={today().isoformat()}")
 
     assert [p["installment"] for p in found] == [2]
     assert [p["amount"] for p in up_to_today] == [500]

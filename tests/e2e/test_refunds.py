@@ -24,10 +24,9 @@ from tests.e2e.support import (
     auth,
     create_transaction,
     post_transaction,
+    today,
 )
 from tests.e2e.workflow import create_payables_for, settle
-
-TODAY = datetime.now(UTC).date()
 
 
 def post_refund(client: FlaskClient, merchant: Onboarded, transaction_id: str, **body: Any) -> TestResponse:
@@ -98,7 +97,7 @@ def test_a_partial_refund_after_a_partial_settlement_takes_the_paid_out_part_fro
 ) -> None:
     transaction = create_transaction(client, merchant, amount=3000, installments=3)
     create_payables_for(container, merchant, transaction)
-    settle(container, TODAY + timedelta(days=30))  # installment 1 of 3 paid
+    settle(container, today() + timedelta(days=30))  # installment 1 of 3 paid
     assert balance(client, merchant) == (950, 1900)
 
     refund(client, merchant, transaction["id"], amount=2500)
@@ -128,7 +127,7 @@ def test_refunding_a_debit_transaction_is_a_negative_adjustment_due_today(
     data = get(client, merchant, f"/v1/payables?transaction_id={transaction['id']}")["data"]
     adjustment = next(p for p in data if p["installment"] == 101)
     assert (adjustment["amount"], adjustment["fee"], adjustment["net_amount"]) == (-400, 0, -400)
-    assert (adjustment["status"], adjustment["payment_date"]) == ("paid", TODAY.isoformat())
+    assert (adjustment["status"], adjustment["payment_date"]) == ("paid", today().isoformat())
     assert balance(client, merchant) == (571, 0)
 
 

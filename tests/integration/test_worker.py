@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import pytest
+import structlog
 from sqlalchemy import Engine, insert, text
 
 from psp.bootstrap import Container
@@ -15,9 +17,11 @@ from psp.data_sources.postgres.tables import outbox
 from psp.domain.events import transaction_event
 from psp.domain.ids import new_id
 from psp.domain.transactions import PaymentMethod, TransactionStatus
+from psp.lib.errors import ServiceUnavailable
 from psp.repositories.postgres.outbox import outbox_row
 from psp.repositories.postgres.queue import PostgresEventQueue
 from psp.services.merchants import Onboarded
+from psp.transporters.workers import payables as payables_worker
 from psp.transporters.workers.payables import run_payables_worker
 from psp.transporters.workers.shutdown import Shutdown
 from tests.integration.support import pay
@@ -145,6 +149,25 @@ def test_a_poison_event_does_not_block_the_rest_of_its_batch_and_is_dead_lettere
     events = outbox_rows(container.engine)
     assert all(events[event_id]["dead_at"] is not None for event_id in poison)  # ... until dead-lettered
     assert all(events[event_id]["processed_at"] is None for event_id in poison)
+
+
+def test_a_database_outage_is_not_taken_for_poison_events(
+    container: Container, merchant: Onboarded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paid = [pay(container, merchant, 2500) for _ in range(3)]
+
+    def database_down(*_args: object, **_kwargs: object) -> int:
+        raise ServiceUnavailable("the database is unavailable; retry shortly", code="database_unavailable")
+
+    monkeypatch.setattr(payables_worker, "create_payables", database_down)
+    with structlog.testing.capture_logs() as logged:
+        drain(container)
+
+    events = outbox_rows(container.engine)
+    assert all(row["processed_at"] is None and row["dead_at"] is None for row in events.values())
+    assert all(row["receive_count"] == 1 for row in events.values())  # not one extra receive per event
+    assert not [line for line in logged if line["event"] == "payables.poison_event"]
+    assert all(payables_of(container.engine, t.id) == [] for t in paid)
 
 
 def test_a_stop_request_lets_the_worker_return_without_taking_a_new_batch(

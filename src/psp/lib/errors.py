@@ -141,6 +141,22 @@ class ServiceUnavailable(PSPError):
     http_status = 503
 
 
+RETRY_AFTER_SECONDS = "1"
+
+
+class AcquirerUnavailable(ServiceUnavailable):
+    """The acquirer failed before it processed the request: nothing was authorised, so retrying is safe.
+
+    Only for failures that are known not to have reached the card network; an answer that may have been
+    lost (a time-out) is an ``unknown`` outcome instead, and the transaction stays ``processing``.
+    """
+
+    def __init__(
+        self, message: str = "the acquirer is unavailable; nothing was charged, retry shortly"
+    ) -> None:
+        super().__init__(message, code="acquirer_unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
 class ConfigurationError(PSPError):
     """Settings are missing or malformed; raised at start-up, never while serving."""
 

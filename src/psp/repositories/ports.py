@@ -359,7 +359,13 @@ class Authorization:
 
 
 class Acquirer(Protocol):
-    def authorize(self, card: CardForAuthorization, amount: int, currency: str) -> Authorization: ...
+    def authorize(self, card: CardForAuthorization, amount: int, currency: str) -> Authorization:
+        """Authorise, or raise ``AcquirerUnavailable`` when the request surely did not get through."""
+        ...
+
     def status(self, reference: str, authorized_at: datetime) -> Authorization:
-        """Ask again about an authorisation that had no definite answer (a time-out)."""
+        """Ask again about an authorisation that had no definite answer (a time-out).
+
+        Raises ``AcquirerUnavailable`` when the acquirer cannot be asked right now.
+        """
         ...

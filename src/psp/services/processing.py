@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from psp.domain.events import transaction_changed, transaction_event
 from psp.domain.pagination import Cursor
 from psp.domain.transactions import METHOD_RULES, Transaction, TransactionStatus
+from psp.lib.errors import AcquirerUnavailable
 from psp.repositories.ports import Acquirer, Authorization, AuthorizationOutcome, UnitOfWork
 from psp.services.clock import Clock
 
@@ -62,7 +63,10 @@ def _resolved(transaction: Transaction, acquirer: Acquirer, clock: Clock) -> Tra
     """The transaction as the acquirer's answer makes it, or None while there is no definite answer."""
     if transaction.acquirer_reference is None:
         return None  # nothing to ask about: an operator has to look at it
-    answer: Authorization = acquirer.status(transaction.acquirer_reference, transaction.created_at)
+    try:
+        answer: Authorization = acquirer.status(transaction.acquirer_reference, transaction.created_at)
+    except AcquirerUnavailable:
+        return None  # no answer this time: a later run asks again
     if answer.outcome is AuthorizationOutcome.APPROVED:
         status = METHOD_RULES[transaction.payment_method].status_when_approved
         return replace(

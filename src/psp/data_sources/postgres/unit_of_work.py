@@ -9,7 +9,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from psp.lib.errors import ServiceUnavailable
+from psp.lib.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
 from psp.repositories.postgres.events import PostgresEventRepository
 from psp.repositories.postgres.idempotency import PostgresIdempotencyKeyRepository
 from psp.repositories.postgres.merchants import PostgresApiKeyRepository, PostgresMerchantRepository
@@ -87,4 +87,8 @@ class PostgresUnitOfWork:
 
 
 def database_unavailable() -> ServiceUnavailable:
-    return ServiceUnavailable("the database is unavailable; retry shortly", code="database_unavailable")
+    return ServiceUnavailable(
+        "the database is unavailable; retry shortly",
+        code="database_unavailable",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )

@@ -45,6 +45,9 @@ log = structlog.get_logger(__name__)
 BATCH_LIMIT = 10  # SQS's ceiling for every *Batch call and for MaxNumberOfMessages
 BATCH_ATTEMPTS = 3  # tries per batch entry that failed on SQS's side before giving up on it
 REDRIVE_VISIBILITY_SECONDS = 60  # keeps messages being moved out of sight of a concurrent redrive
+# A batch is topped up for at most this fraction of the visibility timeout after its first message came
+# in: the messages received first must still be hidden when the worker starts (and keeps) them.
+TOP_UP_FRACTION_OF_VISIBILITY = 0.25
 
 T = TypeVar("T")
 
@@ -181,9 +184,13 @@ class SqsEventQueue:
         """Receive up to ``max_events``, ten per call, long-polling until some arrive or time is up.
 
         Returns as soon as a receive comes back short of what it asked for: the queue is (nearly) empty,
-        and holding the events already received would only eat into their visibility timeout.
+        and holding the events already received would only eat into their visibility timeout. For the
+        same reason it stops topping a batch up after a quarter of the visibility timeout: with a slow
+        endpoint, fifty receives of ten could outlast it, and the first messages would be delivered
+        again (and counted towards the dead-letter queue) while this worker still held them.
         """
         deadline = self._monotonic() + wait_seconds
+        top_up_until: float | None = None
         received: list[ReceivedEvent] = []
         while len(received) < max_events:
             wanted = min(BATCH_LIMIT, max_events - len(received))
@@ -191,7 +198,12 @@ class SqsEventQueue:
             wait = 0 if received else self._wait_until(deadline)
             batch = self._receive_batch(self._queue.url, wanted, wait, self._visibility_timeout)
             received.extend(event for event in map(self._received_event, batch) if event is not None)
+            if batch and top_up_until is None:
+                # The first messages' visibility clock started moments ago, when SQS picked them.
+                top_up_until = self._monotonic() + self._visibility_timeout * TOP_UP_FRACTION_OF_VISIBILITY
             if len(batch) < wanted and (received or self._monotonic() >= deadline):
+                break
+            if top_up_until is not None and self._monotonic() >= top_up_until:
                 break
         return received
 

@@ -19,6 +19,7 @@ from marshmallow import ValidationError
 from psp.bootstrap import Container
 from psp.domain.events import TRANSACTION_APPROVED
 from psp.domain.payables import ApprovedTransaction
+from psp.lib.errors import ServiceUnavailable
 from psp.repositories.ports import EventQueue, ReceivedEvent
 from psp.services.payables import create_payables
 from psp.transporters.workers.shutdown import ImmediateStop, Shutdown
@@ -171,6 +172,8 @@ def create_payables_for(
         return 0, [], []
     try:
         created = _create(container, [approved for _, approved in approvals])
+    except ServiceUnavailable:
+        raise  # the database is down, not the events: the whole batch comes back after its timeout
     except Exception as error:
         if len(approvals) == 1:
             _log_poison(approvals[0][0], error)
@@ -188,6 +191,8 @@ def create_payables_one_by_one(
     for item, approved in approvals:
         try:
             created += _create(container, [approved])
+        except ServiceUnavailable:
+            raise
         except Exception as error:
             _log_poison(item, error)
             failed.append(item)

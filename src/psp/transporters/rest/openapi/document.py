@@ -146,7 +146,12 @@ ERRORS: Final = {
         "the `Idempotency-Key` was used with another request, or the request cannot be carried out now",
         (),
     ),
-    503: ("ServiceUnavailable", "the database is unavailable; safe to retry", ()),
+    503: (
+        "ServiceUnavailable",
+        "a dependency (the database, or the acquirer before it charged anything) is unavailable; nothing "
+        "was done, safe to retry with the same `Idempotency-Key`",
+        ("Retry-After",),
+    ),
 }
 HEADERS: Final[dict[str, dict[str, Any]]] = {
     "Request-Id": {

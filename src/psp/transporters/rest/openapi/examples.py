@@ -259,5 +259,10 @@ ERROR_EXAMPLES: Final[dict[int, dict[str, Any]]] = {
     },
     503: {
         "database": _error("api_error", "database_unavailable", "the database is unavailable; retry shortly"),
+        "acquirer": _error(
+            "api_error",
+            "acquirer_unavailable",
+            "the acquirer is unavailable; nothing was charged, retry shortly",
+        ),
     },
 }
