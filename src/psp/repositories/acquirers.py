@@ -61,7 +61,7 @@ class SimulatorAcquirer:
         self._clock = clock
         self._faults = faults or SimulatorFaults()
         self._resolution_delay = resolution_delay
-        self._random = rng or random.Random()  # noqa: S311  # nosec B311 - fault injection, not cryptography
+        self._random = rng or random.Random()  # noqa: S311  # fault injection, not cryptography  # nosec B311
 
     def authorize(self, card: CardForAuthorization, amount: int, currency: str) -> Authorization:
         self._misbehave()

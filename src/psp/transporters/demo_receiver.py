@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from psp.webhooks import WebhookVerificationError, verify
 
-SECRET_VARIABLE = "DEMO_WEBHOOK_SECRET"  # noqa: S105  # nosec B105 - the variable's name, not a secret
+SECRET_VARIABLE = "DEMO_WEBHOOK_SECRET"  # noqa: S105  # the variable's name, not a secret  # nosec B105
 MAX_BODY_BYTES = 1_000_000
 
 

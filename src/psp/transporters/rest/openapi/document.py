@@ -572,7 +572,7 @@ def _operations() -> dict[str, dict[str, dict[str, Any]]]:
                         "WebhookEndpointWithSecret",
                         {
                             **WEBHOOK_ENDPOINT_WITH_SECRET,
-                            "previous_secret_expires_at": "2026-11-21T11:00:00.000Z",  # nosec B105 - a date
+                            "previous_secret_expires_at": "2026-11-21T11:00:00.000Z",  # a date  # nosec B105
                         },
                         REPLAYED_HEADER,
                     ),

@@ -97,12 +97,12 @@ WEBHOOK_ENDPOINT: Final = {
     "mode": "live",
     "status": "enabled",
     "disabled_reason": None,
-    "previous_secret_expires_at": None,  # nosec B105 - a date field, not a secret
+    "previous_secret_expires_at": None,  # a date field, not a secret  # nosec B105
     "created_at": "2026-11-20T11:00:00.000Z",
 }
 WEBHOOK_ENDPOINT_WITH_SECRET: Final = {
     **WEBHOOK_ENDPOINT,
-    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/gK8Ek7bX5A=",  # nosec B105 - the documentation's example
+    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw/gK8Ek7bX5A=",  # the documentation's example  # nosec B105
 }
 EVENT: Final = {
     "id": EVENT_ID,
