@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 from alembic import command
+from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
 from psp.bootstrap import Container, bootstrap
@@ -20,6 +21,7 @@ from psp.data_sources.postgres.engine import build_engine
 from psp.data_sources.postgres.migrations import alembic_config
 from psp.services import webhooks as service
 from psp.services.merchants import Onboarded
+from psp.transporters.cli import main
 from psp.transporters.rest.app import create_app
 from psp.webhooks import verify
 from tests.conftest import settings_for_tests
@@ -285,3 +287,32 @@ def test_the_migration_seals_the_plaintext_rows_it_finds(
         assert bytes(body["response_body"]) == response  # type: ignore[arg-type]
     finally:
         engine.dispose()
+
+
+def test_psp_jobs_reencrypt_data_reseals_under_the_new_key_and_says_how_many(
+    container: Container, merchant: Onboarded
+) -> None:
+    endpoint = register(container, merchant, "http://localhost:9/a")
+    old = base64.b64encode(container.settings.data_encryption_key).decode()
+    environment = {
+        "PSP_ENV": "test",
+        "PSP_DATABASE_URL": container.database_url,
+        "PSP_LOG_FORMAT": "json",
+        "PSP_DATA_ENCRYPTION_KEY": base64.b64encode(NEW_KEY).decode(),
+        "PSP_DATA_ENCRYPTION_OLD_KEYS": old,
+    }
+
+    first = CliRunner().invoke(main, ["jobs", "reencrypt-data"], env=environment)
+    second = CliRunner().invoke(main, ["jobs", "reencrypt-data"], env=environment)
+
+    assert first.exit_code == 0, first.output
+    assert first.output == (
+        f"Resealed with data key {key_id(NEW_KEY).hex()}: 1 webhook endpoint(s), 0 stored response(s).\n"
+    )
+    assert "0 webhook endpoint(s), 0 stored response(s)." in second.output
+    [row] = raw_rows(container.engine, "SELECT secret_sealed FROM webhook_endpoints")
+    assert bytes(row["secret_sealed"])[1:5] == key_id(NEW_KEY)  # type: ignore[arg-type]
+    assert old not in first.output
+    # The old key alone no longer opens it:
+    with container.uow() as uow, pytest.raises(DecryptionError, match=key_id(NEW_KEY).hex()):
+        uow.webhook_endpoints.get(merchant.merchant.id, endpoint.id)
