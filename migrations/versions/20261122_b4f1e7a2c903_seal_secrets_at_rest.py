@@ -50,7 +50,9 @@ def upgrade() -> None:
         ("secret_sealed", "previous_secret_sealed"),
     )
     op.drop_constraint(op.f("ck_webhook_endpoints_secret_prefixed"), "webhook_endpoints", type_="check")
-    op.drop_constraint(op.f("ck_webhook_endpoints_previous_secret_expiry"), "webhook_endpoints", type_="check")
+    op.drop_constraint(
+        op.f("ck_webhook_endpoints_previous_secret_expiry"), "webhook_endpoints", type_="check"
+    )
     op.drop_column("webhook_endpoints", "previous_secret")
     op.drop_column("webhook_endpoints", "secret")
     op.alter_column("webhook_endpoints", "secret_sealed", nullable=False)
@@ -94,8 +96,12 @@ def downgrade() -> None:
         "(state = 'completed') = (response_status IS NOT NULL AND response_body IS NOT NULL)",
     )
 
-    op.drop_constraint(op.f("ck_webhook_endpoints_previous_secret_expiry"), "webhook_endpoints", type_="check")
-    op.drop_constraint(op.f("ck_webhook_endpoints_previous_secret_sealed"), "webhook_endpoints", type_="check")
+    op.drop_constraint(
+        op.f("ck_webhook_endpoints_previous_secret_expiry"), "webhook_endpoints", type_="check"
+    )
+    op.drop_constraint(
+        op.f("ck_webhook_endpoints_previous_secret_sealed"), "webhook_endpoints", type_="check"
+    )
     op.drop_constraint(op.f("ck_webhook_endpoints_secret_sealed"), "webhook_endpoints", type_="check")
     op.add_column("webhook_endpoints", sa.Column("secret", sa.String(length=128), nullable=True))
     op.add_column("webhook_endpoints", sa.Column("previous_secret", sa.String(length=128), nullable=True))
