@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from psp.config import Settings
+from psp.data_sources.encryption import SecretBox
 from psp.data_sources.postgres.engine import build_engine, resolve_database_url
 from psp.data_sources.postgres.unit_of_work import PostgresUnitOfWork
 from psp.domain.webhooks import RetrySchedule
@@ -25,6 +26,7 @@ from psp.repositories.ports import (
 )
 from psp.repositories.postgres.operations import read_pipeline_health
 from psp.repositories.postgres.queue import EVENTS, PostgresEventQueue
+from psp.repositories.postgres.resealing import ResealReport, reseal_all
 from psp.repositories.webhook_http import HttpWebhookSender, SocketHostResolver
 from psp.services.clock import Clock, utc_now
 
@@ -35,13 +37,14 @@ class Container:
     database_url: str
     engine: Engine
     acquirer: Acquirer
+    box: SecretBox  # seals webhook secrets and stored responses in the Postgres repositories
     clock: Clock = field(default=utc_now)
     _event_queue: EventQueue | None = field(default=None, init=False, repr=False)
     _webhook_queue: EventQueue | None = field(default=None, init=False, repr=False)
     _resolver: HostResolver | None = field(default=None, init=False, repr=False)
 
     def uow(self) -> UnitOfWork:
-        return PostgresUnitOfWork(self.engine)
+        return PostgresUnitOfWork(self.engine, self.box)
 
     @property
     def uow_factory(self) -> Callable[[], UnitOfWork]:
@@ -113,6 +116,10 @@ class Container:
     def pipeline_health(self) -> PipelineHealth:
         return read_pipeline_health(self.engine, self.settings.queue_backend)
 
+    def reseal_data(self) -> ResealReport:
+        """Reseal with PSP_DATA_ENCRYPTION_KEY whatever an old key sealed (after a key rotation)."""
+        return reseal_all(self.engine, self.box)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -135,7 +142,18 @@ def bootstrap(
         ),
         application_name=application_name,
     )
-    return Container(settings=settings, database_url=url, engine=engine, acquirer=build_acquirer(settings))
+    return Container(
+        settings=settings,
+        database_url=url,
+        engine=engine,
+        acquirer=build_acquirer(settings),
+        box=data_box(settings),
+    )
+
+
+def data_box(settings: Settings) -> SecretBox:
+    """The cipher of data at rest: seals with the current key, still opens with the old ones."""
+    return SecretBox(settings.data_encryption_key, settings.data_encryption_old_keys)
 
 
 def build_acquirer(settings: Settings) -> Acquirer:

@@ -6,11 +6,14 @@ README's configuration table is checked against this list by a test, so the two 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import os
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from psp.lib.errors import ConfigurationError
 ENVIRONMENTS = ("development", "test", "production")
 QUEUE_BACKENDS = ("postgres", "sqs")
 LOG_FORMATS = ("console", "json")
+DATA_KEY_BYTES = 32  # AES-256
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PSP_CARD_FINGERPRINT_KEY", None, "secret key of the card fingerprint HMAC; required in production"
     ),
+    Setting(
+        "PSP_DATA_ENCRYPTION_KEY",
+        None,
+        "base64 of 32 random bytes: the AES-256-GCM key that seals webhook signing secrets and stored "
+        "idempotent responses in the database; required in production",
+    ),
+    Setting(
+        "PSP_DATA_ENCRYPTION_OLD_KEYS",
+        None,
+        "comma-separated base64 keys that were `PSP_DATA_ENCRYPTION_KEY` before a rotation: they still "
+        "open what they sealed until `psp jobs reencrypt-data` has resealed it",
+    ),
     Setting("PSP_DEFAULT_CURRENCY", "BRL", "currency of new merchants and of transactions that name none"),
     Setting("PSP_DEBIT_FEE_BPS", "300", "debit card fee for new merchants, in basis points (300 = 3%)"),
     Setting("PSP_CREDIT_FEE_BPS", "500", "credit card fee for new merchants, in basis points (500 = 5%)"),
@@ -189,7 +205,9 @@ class Settings:
     worker_visibility_timeout: int
     worker_max_receives: int
     worker_poll_interval: float
-    card_fingerprint_key: bytes
+    card_fingerprint_key: bytes = field(repr=False)
+    data_encryption_key: bytes = field(repr=False)
+    data_encryption_old_keys: tuple[bytes, ...] = field(repr=False)
     default_currency: str
     debit_fee_bps: int
     credit_fee_bps: int
@@ -230,6 +248,23 @@ class Settings:
             raise ConfigurationError(
                 "PSP_CARD_FINGERPRINT_KEY must be at least 16 characters", code="invalid_setting"
             )
+        data_key = read.optional("PSP_DATA_ENCRYPTION_KEY")
+        if data_key is None and env == "production":
+            raise ConfigurationError(
+                "PSP_DATA_ENCRYPTION_KEY must be set in production", code="missing_setting"
+            )
+        data_encryption_key = (
+            _development_data_key() if data_key is None else _data_key(data_key, "PSP_DATA_ENCRYPTION_KEY")
+        )
+        if env == "production" and data_encryption_key == _development_data_key():
+            raise ConfigurationError(
+                "PSP_DATA_ENCRYPTION_KEY must not be the development key in production",
+                code="invalid_setting",
+            )
+        old_keys = read.optional("PSP_DATA_ENCRYPTION_OLD_KEYS") or ""
+        data_encryption_old_keys = tuple(
+            _data_key(part, "PSP_DATA_ENCRYPTION_OLD_KEYS") for part in old_keys.split(",") if part.strip()
+        )
         database_url = read.optional("PSP_DATABASE_URL")
         if database_url is None and env == "production":
             raise ConfigurationError("PSP_DATABASE_URL must be set in production", code="missing_setting")
@@ -275,6 +310,8 @@ class Settings:
             worker_max_receives=read.integer("PSP_WORKER_MAX_RECEIVES", minimum=1),
             worker_poll_interval=read.number("PSP_WORKER_POLL_INTERVAL", minimum=0.0),
             card_fingerprint_key=(fingerprint_key or _development_fingerprint_key()).encode(),
+            data_encryption_key=data_encryption_key,
+            data_encryption_old_keys=data_encryption_old_keys,
             default_currency=read.parsed("PSP_DEFAULT_CURRENCY", _currency_code),
             debit_fee_bps=read.integer("PSP_DEBIT_FEE_BPS", minimum=0, maximum=10_000),
             credit_fee_bps=read.integer("PSP_CREDIT_FEE_BPS", minimum=0, maximum=10_000),
@@ -304,6 +341,27 @@ def _development_fingerprint_key() -> str:
     # Outside production a fixed key keeps fingerprints stable across restarts of a demo; production
     # refuses to start without a real one (see from_env).
     return "psp-development-fingerprint-key"
+
+
+def _development_data_key() -> bytes:
+    # Like the fingerprint key: fixed outside production so a demo's sealed rows survive a restart;
+    # production refuses to start without a key of its own (see from_env).
+    return hashlib.sha256(b"psp-development-data-encryption-key").digest()
+
+
+def _data_key(value: str, name: str) -> bytes:
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigurationError(
+            f"{name} must be base64 (of 32 random bytes)", code="invalid_setting"
+        ) from None
+    if len(key) != DATA_KEY_BYTES:
+        raise ConfigurationError(
+            f"{name} must be the base64 of exactly {DATA_KEY_BYTES} random bytes, not {len(key)}",
+            code="invalid_setting",
+        )
+    return key
 
 
 def _currency_code(raw: str) -> str:

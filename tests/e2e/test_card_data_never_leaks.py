@@ -34,12 +34,24 @@ def test_the_canary_number_is_a_valid_amex_card() -> None:
 
 
 def every_row_as_json(container: Container) -> str:
+    """Every row of every table, plus every bytea value as text (JSON shows those as hex, which would
+    hide a plaintext stored in them, like a stored response body)."""
     with container.engine.connect() as connection:
         tables = connection.execute(
             text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
         ).scalars()
-        # Table names come from the catalogue, not from input.
+        binary = connection.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND data_type = 'bytea'"
+            )
+        ).all()
+        # Table and column names come from the catalogue, not from input.
         queries = [text(f'SELECT row_to_json(t)::text FROM "{table}" t') for table in tables]  # noqa: S608
+        queries += [
+            text(f'SELECT encode("{column}", \'escape\') FROM "{table}" WHERE "{column}" IS NOT NULL')  # noqa: S608
+            for table, column in binary
+        ]
         return "\n".join(row for query in queries for row in connection.execute(query).scalars())
 
 
@@ -135,6 +147,27 @@ def test_no_api_key_or_webhook_secret_reaches_a_log_or_a_table(
         .test_client()
         .post("/v1/transactions", json=transaction_body(), headers=auth(merchant))
     )
+    # Signing secrets psp makes itself: created and rotated with an Idempotency-Key (so the responses that
+    # show them are stored for replay), each request replayed once.
+    made = []
+    idempotent = {**auth(merchant), "Idempotency-Key": "canary-create"}
+    hook = {"url": "http://localhost:9/hooks", "enabled_events": ["*"]}
+    for _ in range(2):
+        made.append(client.post("/v1/webhook_endpoints", json=hook, headers=idempotent))
+    rotate = f"/v1/webhook_endpoints/{made[0].get_json()['id']}/rotate_secret"
+    for _ in range(2):
+        made.append(
+            client.post(
+                rotate,
+                json={"overlap_seconds": 3600},
+                headers={**auth(merchant), "Idempotency-Key": "canary-rot"},
+            )
+        )
+    assert [response.status_code for response in made] == [201, 201, 200, 200]
+    assert made[1].headers["Idempotent-Replayed"] == made[3].headers["Idempotent-Replayed"] == "true"
+    signing_secrets = {response.get_json()["secret"] for response in made}
+    assert len(signing_secrets) == 2
+    assert all(secret.startswith("whsec_") for secret in signing_secrets)
     # Whatever code logs them by mistake, in a field or in a message, through structlog or the stdlib.
     structlog.get_logger("psp.test").warning(
         "webhook.delivery_failed", webhook_secret=CANARY_WEBHOOK_SECRET, note=f"signed with {key}"
@@ -148,7 +181,10 @@ def test_no_api_key_or_webhook_secret_reaches_a_log_or_a_table(
     assert "sk_live_[redacted]" in everything_logged
     assert "whsec_[redacted]" in everything_logged
     stored = every_row_as_json(container)
-    for canary in (key, CANARY_WRONG_KEY, CANARY_WEBHOOK_SECRET, CANARY_NUMBER):
+    assert '"key":"canary-create"' in stored  # the stored responses are there, and looked into
+    assert '"key":"canary-rot"' in stored
+    made_secrets = [part for secret in signing_secrets for part in (secret, secret.removeprefix("whsec_"))]
+    for canary in (key, CANARY_WRONG_KEY, CANARY_WEBHOOK_SECRET, CANARY_NUMBER, *made_secrets):
         assert canary not in everything_logged, canary[:8]
         assert canary not in stored, canary[:8]
     assert crashed.get_data(as_text=True).count(CANARY_WEBHOOK_SECRET) == 0

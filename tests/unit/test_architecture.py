@@ -13,7 +13,17 @@ from psp.config import SETTINGS
 SOURCE = Path(__file__).resolve().parents[2] / "src" / "psp"
 README = Path(__file__).resolve().parents[2] / "README.md"
 
-ADAPTER_LIBRARIES = {"flask", "werkzeug", "sqlalchemy", "psycopg", "boto3", "botocore", "gunicorn", "alembic"}
+ADAPTER_LIBRARIES = {
+    "flask",
+    "werkzeug",
+    "sqlalchemy",
+    "psycopg",
+    "boto3",
+    "botocore",
+    "gunicorn",
+    "alembic",
+    "cryptography",
+}
 
 # For each inner layer, the psp packages it may import.
 ALLOWED = {

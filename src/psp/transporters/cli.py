@@ -210,6 +210,20 @@ def jobs_prune_idempotency_keys() -> None:
     click.echo(f"Pruned {pruned} idempotency key(s) older than {ttl_days} day(s).")
 
 
+@jobs.command("reencrypt-data")
+def jobs_reencrypt_data() -> None:
+    """Reseal with PSP_DATA_ENCRYPTION_KEY what an old key sealed; then the old key can be dropped."""
+    with command_container(
+        "psp-reencrypt", statement_timeout_ms=BACKGROUND_STATEMENT_TIMEOUT_MS
+    ) as container:
+        report = container.reseal_data()
+        key_id = container.box.current_key_id
+    click.echo(
+        f"Resealed with data key {key_id}: {report.webhook_endpoints} webhook endpoint(s), "
+        f"{report.idempotency_responses} stored response(s)."
+    )
+
+
 def echo_progress(report: SettlementReport, chunk_size: int) -> None:
     """One line per chunk on stderr, only when the run spans more than one chunk."""
     if report.chunks > 1 or report.payables_paid >= chunk_size:

@@ -39,6 +39,12 @@ metadata = MetaData(
 CURRENCY_CHECK = "~ '^[A-Z]{3}$'"
 
 
+def _sealed(column: str) -> str:
+    # A sealed value starts with its format version (1): the database itself refuses a plaintext, so
+    # no code path can store one by forgetting the cipher.
+    return f"substring({column} FROM 1 FOR 1) = '\\x01'::bytea"
+
+
 def _timestamp(name: str, nullable: bool = False) -> Column[object]:
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
@@ -218,14 +224,18 @@ idempotency_keys = Table(
     Column("request_fingerprint", String(64), nullable=False),
     Column("state", String(16), nullable=False),
     Column("response_status", SmallInteger, nullable=True),
-    Column("response_body", LargeBinary, nullable=True),
+    # Sealed (AES-256-GCM, see data_sources/encryption.py): a response may hold a webhook signing secret.
+    Column("response_body_sealed", LargeBinary, nullable=True),
     _timestamp("locked_until"),
     _timestamp("created_at"),
     _timestamp("completed_at", nullable=True),
     CheckConstraint("state IN ('in_progress', 'completed')", name="state_known"),
     CheckConstraint(
-        "(state = 'completed') = (response_status IS NOT NULL AND response_body IS NOT NULL)",
+        "(state = 'completed') = (response_status IS NOT NULL AND response_body_sealed IS NOT NULL)",
         name="response_iff_completed",
+    ),
+    CheckConstraint(
+        f"response_body_sealed IS NULL OR {_sealed('response_body_sealed')}", name="response_sealed"
     ),
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
@@ -286,9 +296,10 @@ webhook_endpoints = Table(
     Column("enabled_events", ARRAY(String(64)), nullable=False),
     Column("description", String(255), nullable=False),
     Column("mode", String(4), nullable=False),
-    # Kept in the clear: psp signs with it. Shown to the merchant once, never logged.
-    Column("secret", String(128), nullable=False),
-    Column("previous_secret", String(128), nullable=True),
+    # psp signs with them, so they are sealed (AES-256-GCM, see data_sources/encryption.py), not hashed.
+    # Shown to the merchant once, never logged.
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("previous_secret_sealed", LargeBinary, nullable=True),
     _timestamp("previous_secret_expires_at", nullable=True),
     Column("status", String(16), nullable=False),
     _timestamp("failing_since", nullable=True),
@@ -297,9 +308,14 @@ webhook_endpoints = Table(
     _timestamp("deleted_at", nullable=True),
     CheckConstraint("mode IN ('test', 'live')", name="mode_known"),
     CheckConstraint("status IN ('enabled', 'disabled')", name="status_known"),
-    CheckConstraint("left(secret, 6) = 'whsec_'", name="secret_prefixed"),
+    CheckConstraint(_sealed("secret_sealed"), name="secret_sealed"),
     CheckConstraint(
-        "(previous_secret IS NULL) = (previous_secret_expires_at IS NULL)", name="previous_secret_expiry"
+        f"previous_secret_sealed IS NULL OR {_sealed('previous_secret_sealed')}",
+        name="previous_secret_sealed",
+    ),
+    CheckConstraint(
+        "(previous_secret_sealed IS NULL) = (previous_secret_expires_at IS NULL)",
+        name="previous_secret_expiry",
     ),
     Index("ix_webhook_endpoints_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
 )

@@ -9,6 +9,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from psp.data_sources.encryption import SecretBox
 from psp.lib.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
 from psp.repositories.postgres.events import PostgresEventRepository
 from psp.repositories.postgres.idempotency import PostgresIdempotencyKeyRepository
@@ -35,8 +36,9 @@ class PostgresUnitOfWork:
     webhook_endpoints: PostgresWebhookEndpointRepository
     webhook_deliveries: PostgresWebhookDeliveryRepository
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
         self._engine = engine
+        self._box = box  # seals what the repositories must read back in the clear
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
 
@@ -52,11 +54,11 @@ class PostgresUnitOfWork:
         self.transactions = PostgresTransactionRepository(connection)
         self.payables = PostgresPayableRepository(connection)
         self.outbox = PostgresOutboxRepository(connection)
-        self.idempotency_keys = PostgresIdempotencyKeyRepository(connection)
+        self.idempotency_keys = PostgresIdempotencyKeyRepository(connection, self._box)
         self.refunds = PostgresRefundRepository(connection)
         self.events = PostgresEventRepository(connection)
-        self.webhook_endpoints = PostgresWebhookEndpointRepository(connection)
-        self.webhook_deliveries = PostgresWebhookDeliveryRepository(connection)
+        self.webhook_endpoints = PostgresWebhookEndpointRepository(connection, self._box)
+        self.webhook_deliveries = PostgresWebhookDeliveryRepository(connection, self._box)
         return self
 
     def __exit__(

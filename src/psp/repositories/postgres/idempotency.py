@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import Connection, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
+from psp.data_sources.encryption import SecretBox
 from psp.data_sources.postgres.tables import idempotency_keys
 from psp.lib.errors import IdempotencyConflict
 from psp.repositories.ports import IdempotencyClaim, IdempotencyClaimOutcome, StoredResponse
@@ -36,8 +37,11 @@ _PRUNE = text(
 
 
 class PostgresIdempotencyKeyRepository:
-    def __init__(self, connection: Connection) -> None:
+    """Stored responses are sealed (they hold webhook secrets and other private data); callers see bytes."""
+
+    def __init__(self, connection: Connection, box: SecretBox) -> None:
         self._connection = connection
+        self._box = box
 
     def claim(
         self, merchant_id: UUID, key: str, fingerprint: str, *, now: datetime, lock_for_seconds: int
@@ -77,7 +81,10 @@ class PostgresIdempotencyKeyRepository:
         if row["request_fingerprint"] != fingerprint:
             return IdempotencyClaim(IdempotencyClaimOutcome.MISMATCH)
         if row["state"] == COMPLETED:
-            response = StoredResponse(status=row["response_status"], body=bytes(row["response_body"]))
+            body = self._box.open(
+                row["response_body_sealed"], response_context(row["merchant_id"], row["key"])
+            )
+            response = StoredResponse(status=row["response_status"], body=body)
             return IdempotencyClaim(IdempotencyClaimOutcome.COMPLETED, response)
         if row["locked_until"] > now:
             return IdempotencyClaim(IdempotencyClaimOutcome.IN_PROGRESS)
@@ -96,7 +103,7 @@ class PostgresIdempotencyKeyRepository:
             .values(
                 state=COMPLETED,
                 response_status=response.status,
-                response_body=response.body,
+                response_body_sealed=self._box.seal(response.body, response_context(merchant_id, key)),
                 completed_at=at,
             )
         )
@@ -118,6 +125,11 @@ class PostgresIdempotencyKeyRepository:
     def prune(self, created_before: datetime, limit: int) -> int:
         result = self._connection.execute(_PRUNE, {"created_before": created_before, "limit": limit})
         return result.rowcount
+
+
+def response_context(merchant_id: UUID, key: str) -> bytes:
+    """Associated data of a sealed response: its merchant and key, so it replays for no other."""
+    return b"idempotency_keys.response_body_sealed\x00" + merchant_id.bytes + key.encode()
 
 
 def _key_is(merchant_id: UUID, key: str) -> tuple[Any, Any]:

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, case, insert, select, text, update
 
+from psp.data_sources.encryption import SecretBox
 from psp.data_sources.postgres.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 from psp.domain.events import Event, event_body
 from psp.domain.pagination import Page, PageRequest
@@ -88,11 +89,14 @@ _FAIL_PENDING_OF_ENDPOINT = text(
 
 
 class PostgresWebhookEndpointRepository:
-    def __init__(self, connection: Connection) -> None:
+    """Signing secrets are sealed on the way in and opened on the way out: callers see plain values."""
+
+    def __init__(self, connection: Connection, box: SecretBox) -> None:
         self._connection = connection
+        self._box = box
 
     def add(self, endpoint: WebhookEndpoint) -> None:
-        self._connection.execute(insert(webhook_endpoints).values(endpoint_row(endpoint)))
+        self._connection.execute(insert(webhook_endpoints).values(endpoint_row(endpoint, self._box)))
 
     def get(self, merchant_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
         query = select(webhook_endpoints).where(
@@ -101,13 +105,15 @@ class PostgresWebhookEndpointRepository:
             webhook_endpoints.c.deleted_at.is_(None),
         )
         row = self._connection.execute(query).first()
-        return None if row is None else endpoint_from_row(row._mapping)
+        return None if row is None else endpoint_from_row(row._mapping, self._box)
 
     def list(self, merchant_id: UUID, page: PageRequest) -> Page[WebhookEndpoint]:
         query = select(webhook_endpoints).where(
             webhook_endpoints.c.merchant_id == merchant_id, webhook_endpoints.c.deleted_at.is_(None)
         )
-        return fetch_page(self._connection, query, webhook_endpoints, page, endpoint_from_row)
+        return fetch_page(
+            self._connection, query, webhook_endpoints, page, lambda row: endpoint_from_row(row, self._box)
+        )
 
     def owner(self, endpoint_id: UUID) -> UUID | None:
         query = select(webhook_endpoints.c.merchant_id).where(
@@ -122,8 +128,7 @@ class PostgresWebhookEndpointRepository:
             update(webhook_endpoints)
             .where(webhook_endpoints.c.id == endpoint.id)
             .values(
-                secret=endpoint.secret,
-                previous_secret=endpoint.previous_secret,
+                **sealed_secrets(endpoint, self._box),
                 previous_secret_expires_at=endpoint.previous_secret_expires_at,
                 status=endpoint.status.value,
                 failing_since=endpoint.failing_since,
@@ -175,8 +180,9 @@ class PostgresWebhookEndpointRepository:
 
 
 class PostgresWebhookDeliveryRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, box: SecretBox) -> None:
         self._connection = connection
+        self._box = box  # a claimed delivery carries its endpoint, secrets opened to sign with
 
     def fan_out(self, event_ids: Sequence[UUID], at: datetime) -> int:
         if not event_ids:
@@ -194,7 +200,7 @@ class PostgresWebhookDeliveryRepository:
     def claim_due(self, limit: int, now: datetime, lease_seconds: float) -> builtins.list[DueDelivery]:
         parameters = {"limit": limit, "now": now, "lease_seconds": lease_seconds}
         rows = self._connection.execute(_CLAIM, parameters).all()
-        return [due_from_row(row._mapping) for row in rows]
+        return [due_from_row(row._mapping, self._box) for row in rows]
 
     def record_attempt(
         self, attempt: DeliveryAttempt, *, succeeded: bool, next_attempt_at: datetime | None
@@ -240,7 +246,31 @@ class PostgresWebhookDeliveryRepository:
         return Page(items=items, has_more=found.has_more)
 
 
-def endpoint_row(endpoint: WebhookEndpoint) -> dict[str, object]:
+def secret_context(column: str, merchant_id: UUID, endpoint_id: UUID) -> bytes:
+    """Associated data of a sealed secret: its column and row, so it opens nowhere else."""
+    return f"webhook_endpoints.{column}".encode() + b"\x00" + merchant_id.bytes + endpoint_id.bytes
+
+
+def sealed_secrets(endpoint: WebhookEndpoint, box: SecretBox) -> dict[str, bytes | None]:
+    def seal(column: str, secret: str | None) -> bytes | None:
+        if secret is None:
+            return None
+        return box.seal_text(secret, secret_context(column, endpoint.merchant_id, endpoint.id))
+
+    return {
+        "secret_sealed": seal("secret_sealed", endpoint.secret),
+        "previous_secret_sealed": seal("previous_secret_sealed", endpoint.previous_secret),
+    }
+
+
+def open_secret(row: Any, column: str, box: SecretBox) -> str | None:
+    sealed = row[column]
+    if sealed is None:
+        return None
+    return box.open_text(sealed, secret_context(column, row["merchant_id"], row["id"]))
+
+
+def endpoint_row(endpoint: WebhookEndpoint, box: SecretBox) -> dict[str, object]:
     return {
         "id": endpoint.id,
         "merchant_id": endpoint.merchant_id,
@@ -248,8 +278,7 @@ def endpoint_row(endpoint: WebhookEndpoint) -> dict[str, object]:
         "enabled_events": list(endpoint.enabled_events),
         "description": endpoint.description,
         "mode": endpoint.mode,
-        "secret": endpoint.secret,
-        "previous_secret": endpoint.previous_secret,
+        **sealed_secrets(endpoint, box),
         "previous_secret_expires_at": endpoint.previous_secret_expires_at,
         "status": endpoint.status.value,
         "failing_since": endpoint.failing_since,
@@ -258,7 +287,10 @@ def endpoint_row(endpoint: WebhookEndpoint) -> dict[str, object]:
     }
 
 
-def endpoint_from_row(row: Any) -> WebhookEndpoint:
+def endpoint_from_row(row: Any, box: SecretBox) -> WebhookEndpoint:
+    secret = open_secret(row, "secret_sealed", box)
+    if secret is None:
+        raise ValueError("an endpoint row without a secret")  # the column is NOT NULL
     return WebhookEndpoint(
         id=row["id"],
         merchant_id=row["merchant_id"],
@@ -266,10 +298,10 @@ def endpoint_from_row(row: Any) -> WebhookEndpoint:
         enabled_events=tuple(row["enabled_events"]),
         description=row["description"],
         mode=row["mode"],
-        secret=row["secret"],
+        secret=secret,
         created_at=row["created_at"],
         status=EndpointStatus(row["status"]),
-        previous_secret=row["previous_secret"],
+        previous_secret=open_secret(row, "previous_secret_sealed", box),
         previous_secret_expires_at=row["previous_secret_expires_at"],
         failing_since=row["failing_since"],
         disabled_reason=row["disabled_reason"],
@@ -313,7 +345,7 @@ def attempt_from_row(row: Any) -> DeliveryAttempt:
     )
 
 
-def due_from_row(row: Any) -> DueDelivery:
+def due_from_row(row: Any, box: SecretBox) -> DueDelivery:
     event = Event(
         id=row["event_id"],
         merchant_id=row["event_merchant_id"],
@@ -327,7 +359,7 @@ def due_from_row(row: Any) -> DueDelivery:
     return DueDelivery(
         id=row["delivery_id"],
         event_id=row["event_id"],
-        endpoint=endpoint_from_row(row),
+        endpoint=endpoint_from_row(row, box),
         body=event_body(event),
         attempts=row["attempts"],
         retrying_since=row["retrying_since"],
