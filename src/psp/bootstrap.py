@@ -12,7 +12,7 @@ from psp.data_sources.postgres.engine import build_engine, resolve_database_url
 from psp.data_sources.postgres.unit_of_work import PostgresUnitOfWork
 from psp.domain.webhooks import RetrySchedule
 from psp.lib.errors import ConfigurationError
-from psp.lib.metrics import PipelineHealth
+from psp.lib.metrics import PipelineHealth, WebhookHealth
 from psp.repositories.acquirers import SimulatorAcquirer
 from psp.repositories.ports import (
     Acquirer,
@@ -22,7 +22,7 @@ from psp.repositories.ports import (
     UnitOfWork,
     WebhookSender,
 )
-from psp.repositories.postgres.operations import read_pipeline_health
+from psp.repositories.postgres.operations import read_pipeline_health, read_webhook_health
 from psp.repositories.postgres.queue import EVENTS, PostgresEventQueue
 from psp.repositories.webhook_http import HttpWebhookSender, SocketHostResolver
 from psp.services.clock import Clock, utc_now
@@ -111,6 +111,9 @@ class Container:
 
     def pipeline_health(self) -> PipelineHealth:
         return read_pipeline_health(self.engine, self.settings.queue_backend)
+
+    def webhook_health(self) -> WebhookHealth:
+        return read_webhook_health(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
