@@ -26,14 +26,15 @@ output "ecs_cluster_name" {
 output "ecs_services" {
   description = "ECS service names by process."
   value = {
-    api    = aws_ecs_service.api.name
-    relay  = aws_ecs_service.background["relay"].name
-    worker = aws_ecs_service.background["worker"].name
+    api      = aws_ecs_service.api.name
+    relay    = aws_ecs_service.background["relay"].name
+    worker   = aws_ecs_service.background["worker"].name
+    webhooks = aws_ecs_service.background["webhooks"].name
   }
 }
 
 output "task_definition_families" {
-  description = "Task definition family per process (api, relay, worker, the scheduled jobs, migrate)."
+  description = "Task definition family per process (api, relay, worker, webhooks, the scheduled jobs, migrate)."
   value       = { for key, task in aws_ecs_task_definition.psp : key => task.family }
 }
 
@@ -50,6 +51,16 @@ output "payables_queue_url" {
 output "payables_dlq_url" {
   description = "URL of the payables dead-letter queue (PSP_SQS_PAYABLES_DLQ)."
   value       = aws_sqs_queue.payables_dlq.url
+}
+
+output "webhooks_queue_url" {
+  description = "URL of the webhooks queue (PSP_SQS_WEBHOOKS_QUEUE)."
+  value       = aws_sqs_queue.webhooks.url
+}
+
+output "webhooks_dlq_url" {
+  description = "URL of the webhooks dead-letter queue (PSP_SQS_WEBHOOKS_DLQ)."
+  value       = aws_sqs_queue.webhooks_dlq.url
 }
 
 output "scheduler_dlq_url" {

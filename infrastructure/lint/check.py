@@ -42,11 +42,12 @@ SKIP_COMMENT = re.compile(r"checkov:skip=(?P<id>[^:\s]*)(?::(?P<reason>.*))?")
 CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 MIN_REASON_CHARS = 20
 SECRET_SETTINGS = {"PSP_DATABASE_URL", "PSP_CARD_FINGERPRINT_KEY"}
-COMPOSE_SERVICES = {"postgres", "sqs", "migrate", "api", "relay", "worker", "scheduler"}
+COMPOSE_SERVICES = {"postgres", "sqs", "migrate", "queues", "api", "relay", "worker", "webhooks", "scheduler"}
 PSP_COMMANDS = {
     ("psp", "serve"),
     ("psp", "relay"),
     ("psp", "worker", "payables"),
+    ("psp", "worker", "webhooks"),
     ("psp", "jobs", "settle"),
     ("psp", "jobs", "resolve-processing"),
     ("psp", "jobs", "prune-idempotency-keys"),
