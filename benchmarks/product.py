@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 from benchmarks.database import Database
 from benchmarks.processes import PSP, ManagedProcess, free_port, run_command, wait_http_ready
 
+DATA_ENCRYPTION_KEY = base64.b64encode(b"benchmark-data-key-32-bytes-long").decode()
 FINGERPRINT_KEY = "benchmark-fingerprint-key-0123456789"
 
 
@@ -41,6 +43,7 @@ class Product:
             "PSP_ENV": "production",
             "PSP_DATABASE_URL": database.url,
             "PSP_CARD_FINGERPRINT_KEY": FINGERPRINT_KEY,
+            "PSP_DATA_ENCRYPTION_KEY": DATA_ENCRYPTION_KEY,
             "PSP_HOST": "127.0.0.1",
             "PSP_PORT": str(self.port),
             "PSP_WEB_CONCURRENCY": str(settings.web_concurrency),

@@ -29,6 +29,8 @@ locals {
     PSP_AWS_REGION                = local.region
     PSP_SQS_PAYABLES_QUEUE        = aws_sqs_queue.payables.url
     PSP_SQS_PAYABLES_DLQ          = aws_sqs_queue.payables_dlq.url
+    PSP_SQS_WEBHOOKS_QUEUE        = aws_sqs_queue.webhooks.url
+    PSP_SQS_WEBHOOKS_DLQ          = aws_sqs_queue.webhooks_dlq.url
     PSP_WORKER_VISIBILITY_TIMEOUT = tostring(var.queue_visibility_timeout_seconds)
     PSP_WORKER_MAX_RECEIVES       = tostring(var.queue_max_receive_count)
     PSP_SETTLEMENT_TIMEZONE       = var.settlement_timezone
@@ -38,6 +40,7 @@ locals {
   psp_secrets = {
     PSP_DATABASE_URL         = aws_secretsmanager_secret.database_url.arn
     PSP_CARD_FINGERPRINT_KEY = aws_secretsmanager_secret.card_fingerprint_key.arn
+    PSP_DATA_ENCRYPTION_KEY  = aws_secretsmanager_secret.data_encryption_key.arn
   }
 
   api_environment = {
@@ -49,6 +52,13 @@ locals {
     # The ALB is the one proxy in front: its X-Forwarded-For entry is the client's address, for the
     # per-address limit on failed authentications. Anything the client itself sent is ignored.
     PSP_TRUSTED_PROXY_HOPS = "1"
+  }
+
+  # The webhooks worker: PSP_WEBHOOK_CONCURRENCY deliveries at once per task (threads, each waiting at
+  # most PSP_WEBHOOK_TIMEOUT_SECONDS on a merchant's endpoint). No metrics port: CloudWatch gets its
+  # figures from its log lines (monitoring.tf), and nothing may connect in to it.
+  webhooks_environment = {
+    PSP_WEBHOOK_CONCURRENCY = tostring(var.webhooks.concurrency)
   }
 
   # One task definition per process type. `role` picks the task role (iam.tf): each role can touch
@@ -88,6 +98,16 @@ locals {
       cpu          = var.worker.cpu
       memory       = var.worker.memory
       environment  = local.psp_environment
+      stop_timeout = 60
+      extra        = {}
+    }
+    webhooks = {
+      command     = ["psp", "worker", "webhooks"]
+      role        = "webhooks"
+      cpu         = var.webhooks.cpu
+      memory      = var.webhooks.memory
+      environment = merge(local.psp_environment, local.webhooks_environment)
+      # Stopping waits for the attempts in flight, each bounded by PSP_WEBHOOK_TIMEOUT_SECONDS (10).
       stop_timeout = 60
       extra        = {}
     }
@@ -220,16 +240,19 @@ resource "aws_ecs_service" "api" {
   depends_on = [aws_lb_listener.https]
 }
 
+# The webhooks worker has a security group of its own (network.tf): it is the one process that calls
+# arbitrary hosts on the internet (merchants' endpoints).
 resource "aws_ecs_service" "background" {
   for_each = {
-    relay  = var.relay.count
-    worker = var.worker.count
+    relay    = { count = var.relay.count, security_group = aws_security_group.tasks.id }
+    worker   = { count = var.worker.count, security_group = aws_security_group.tasks.id }
+    webhooks = { count = var.webhooks.count, security_group = aws_security_group.webhooks.id }
   }
 
   name                               = each.key
   cluster                            = aws_ecs_cluster.main.id
   task_definition                    = aws_ecs_task_definition.psp[each.key].arn
-  desired_count                      = each.value
+  desired_count                      = each.value.count
   launch_type                        = "FARGATE"
   platform_version                   = "LATEST"
   deployment_minimum_healthy_percent = 100
@@ -244,7 +267,7 @@ resource "aws_ecs_service" "background" {
 
   network_configuration {
     subnets          = aws_subnet.private[*].id
-    security_groups  = [aws_security_group.tasks.id]
+    security_groups  = [each.value.security_group]
     assign_public_ip = false
   }
 }

@@ -1,8 +1,11 @@
 # Least privilege, per process:
 #   execution role (ECS agent): pull the image, write the task log groups, read the two secrets.
 #   api:    read the payables queue's attributes (readiness check), nothing else.
-#   relay:  send to the payables queue (its backlog metric comes from its log lines: monitoring.tf).
+#   relay:  send to the payables and webhooks queues (its backlog metric comes from its log lines:
+#           monitoring.tf).
 #   worker: receive/delete/extend messages on the payables queue; read the DLQ's attributes.
+#   webhooks: receive/delete/extend messages on the webhooks queue; read its DLQ's attributes. Its
+#           metrics come from its log lines too (no CloudWatch permission).
 #   jobs:   (settle, resolve_processing, prune_idempotency_keys, migrate) database only: no AWS permission.
 #   scheduler: run the scheduled jobs' task definitions in this cluster; dead-letter failed invocations.
 
@@ -76,7 +79,7 @@ resource "aws_iam_role_policy" "execution" {
 
 # --- Task roles ------------------------------------------------------------------------------------
 resource "aws_iam_role" "task" {
-  for_each = toset(["api", "relay", "worker", "jobs"])
+  for_each = toset(["api", "relay", "worker", "webhooks", "jobs"])
 
   name               = "${local.name}-${each.key}"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
@@ -95,6 +98,12 @@ data "aws_iam_policy_document" "relay" {
     sid       = "PublishPayables"
     actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
     resources = [aws_sqs_queue.payables.arn]
+  }
+
+  statement {
+    sid       = "PublishWebhookEvents"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = [aws_sqs_queue.webhooks.arn]
   }
 
   statement {
@@ -130,11 +139,38 @@ data "aws_iam_policy_document" "worker" {
   }
 }
 
+data "aws_iam_policy_document" "webhooks" {
+  statement {
+    sid = "ConsumeWebhookEvents"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+    ]
+    resources = [aws_sqs_queue.webhooks.arn]
+  }
+
+  statement {
+    sid       = "InspectDeadLetters"
+    actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = [aws_sqs_queue.webhooks_dlq.arn]
+  }
+
+  statement {
+    sid       = "DecryptMessages"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.psp.arn]
+  }
+}
+
 resource "aws_iam_role_policy" "task" {
   for_each = {
-    api    = data.aws_iam_policy_document.api.json
-    relay  = data.aws_iam_policy_document.relay.json
-    worker = data.aws_iam_policy_document.worker.json
+    api      = data.aws_iam_policy_document.api.json
+    relay    = data.aws_iam_policy_document.relay.json
+    worker   = data.aws_iam_policy_document.worker.json
+    webhooks = data.aws_iam_policy_document.webhooks.json
   }
 
   name   = each.key

@@ -165,6 +165,150 @@ resource "aws_cloudwatch_metric_alarm" "outbox_backlog" {
   ok_actions          = local.alarm_actions
 }
 
+# --- Webhooks --------------------------------------------------------------------------------------
+resource "aws_cloudwatch_metric_alarm" "webhooks_dlq_depth" {
+  alarm_name          = "${local.name}-webhooks-dlq-not-empty"
+  alarm_description   = "A public event failed ${var.queue_max_receive_count} fan-outs and sits in the webhooks DLQ: merchants' endpoints will not hear of it. Inspect, fix, then redrive (fan-out is idempotent)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.webhooks_dlq.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "webhooks_oldest_message_age" {
+  alarm_name          = "${local.name}-webhooks-oldest-message-age"
+  alarm_description   = "The oldest event on the webhooks queue has waited over ${var.alarm_oldest_message_age_seconds}s to be fanned out: the webhooks workers are down or cannot reach the database."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.webhooks.name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_oldest_message_age_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# `psp worker webhooks` logs, as JSON lines, every attempt (`webhooks.attempted`, with `outcome`
+# succeeded / failed_retrying / failed_final and a bounded `reason`), every endpoint it disables
+# (`webhooks.endpoint_disabled`), and once a minute, busy or idle, its backlog (`webhooks.backlog`:
+# deliveries due now and how late the most overdue one is). These filters turn the lines into metrics
+# in the PSP namespace, so the worker needs no CloudWatch permission.
+locals {
+  webhook_log_metrics = {
+    delivery_lag = {
+      name    = "WebhookDeliveryLag"
+      pattern = "{ $.event = \"webhooks.backlog\" }"
+      value   = "$.delivery_lag_seconds"
+      unit    = "Seconds"
+      dims    = {}
+    }
+    deliveries_due = {
+      name    = "WebhookDeliveriesDue"
+      pattern = "{ $.event = \"webhooks.backlog\" }"
+      value   = "$.deliveries_due"
+      unit    = "Count"
+      dims    = {}
+    }
+    attempts = {
+      name    = "WebhookAttempts"
+      pattern = "{ $.event = \"webhooks.attempted\" }"
+      value   = "1"
+      unit    = "Count"
+      dims    = { Outcome = "$.outcome" }
+    }
+    endpoints_disabled = {
+      name    = "WebhookEndpointsDisabled"
+      pattern = "{ $.event = \"webhooks.endpoint_disabled\" }"
+      value   = "1"
+      unit    = "Count"
+      dims    = {}
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_metric_filter" "webhooks" {
+  for_each = local.webhook_log_metrics
+
+  name           = "${local.name}-webhooks-${replace(each.key, "_", "-")}"
+  log_group_name = aws_cloudwatch_log_group.task["webhooks"].name
+  pattern        = each.value.pattern
+
+  metric_transformation {
+    namespace  = "PSP"
+    name       = each.value.name
+    value      = each.value.value
+    unit       = each.value.unit
+    dimensions = each.value.dims
+  }
+}
+
+# Capacity: deliveries are due and nobody attempts them. Raise webhooks.concurrency or webhooks.count
+# (README, "Operations"). Missing data is breaching: workers that stopped logging stopped delivering.
+resource "aws_cloudwatch_metric_alarm" "webhook_delivery_lag" {
+  alarm_name          = "${local.name}-webhook-delivery-lag"
+  alarm_description   = "Webhook deliveries have been due for over ${var.alarm_webhook_delivery_lag_seconds}s without an attempt (or the webhooks workers stopped reporting): add concurrency or tasks, or look for a stuck worker."
+  namespace           = "PSP"
+  metric_name         = "WebhookDeliveryLag"
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_webhook_delivery_lag_seconds
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  depends_on = [aws_cloudwatch_log_metric_filter.webhooks]
+}
+
+# One merchant's endpoint failing is that merchant's business (retries, then disabling, handle it). Most
+# attempts failing at once points at psp's own egress: NAT gateways, DNS, the security group, TLS trust.
+resource "aws_cloudwatch_metric_alarm" "webhook_failure_rate" {
+  alarm_name          = "${local.name}-webhook-failure-rate"
+  alarm_description   = "Over ${var.alarm_webhook_failure_rate_percent}% of webhook attempts failed for 15 minutes (ignored under 50 attempts per 5 minutes): check the NAT gateways, DNS and the webhooks security group before blaming merchants."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_webhook_failure_rate_percent
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "rate"
+    label       = "failed attempts %"
+    expression  = "IF(FILL(succeeded, 0) + FILL(retrying, 0) + FILL(final, 0) >= 50, 100 * (FILL(retrying, 0) + FILL(final, 0)) / (FILL(succeeded, 0) + FILL(retrying, 0) + FILL(final, 0)), 0)"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = { succeeded = "succeeded", retrying = "failed_retrying", final = "failed_final" }
+
+    content {
+      id = metric_query.key
+      metric {
+        namespace   = "PSP"
+        metric_name = "WebhookAttempts"
+        dimensions  = { Outcome = metric_query.value }
+        period      = 300
+        stat        = "Sum"
+      }
+    }
+  }
+
+  depends_on = [aws_cloudwatch_log_metric_filter.webhooks]
+}
+
 resource "aws_cloudwatch_metric_alarm" "scheduler_dlq_depth" {
   alarm_name          = "${local.name}-settlement-schedule-failed"
   alarm_description   = "EventBridge Scheduler could not start a scheduled job (settle, resolve-processing, prune-idempotency-keys); run it by hand (README) and inspect the scheduler DLQ."
@@ -252,14 +396,38 @@ locals {
       metrics = [["PSP", "OutboxBacklog", { stat = "Maximum" }]]
     },
     {
+      title = "Webhooks queue (events to fan out)"
+      metrics = [
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.webhooks.name, { stat = "Maximum" }],
+        [".", "ApproximateAgeOfOldestMessage", ".", ".", { stat = "Maximum", label = "oldest (s)", yAxis = "right" }],
+        [".", "ApproximateNumberOfMessagesVisible", ".", aws_sqs_queue.webhooks_dlq.name, { stat = "Maximum", label = "DLQ" }],
+      ]
+    },
+    {
+      title = "Webhook deliveries due and lag (s)"
+      metrics = [
+        ["PSP", "WebhookDeliveriesDue", { stat = "Maximum" }],
+        [".", "WebhookDeliveryLag", { stat = "Maximum", yAxis = "right" }],
+      ]
+    },
+    {
+      title = "Webhook attempts by outcome; endpoints disabled"
+      metrics = [
+        ["PSP", "WebhookAttempts", "Outcome", "succeeded", { stat = "Sum" }],
+        ["...", "failed_retrying", { stat = "Sum" }],
+        ["...", "failed_final", { stat = "Sum" }],
+        ["PSP", "WebhookEndpointsDisabled", { stat = "Sum", yAxis = "right" }],
+      ]
+    },
+    {
       title = "ECS CPU %"
-      metrics = [for service in ["api", "relay", "worker"] :
+      metrics = [for service in ["api", "relay", "worker", "webhooks"] :
         ["AWS/ECS", "CPUUtilization", "ClusterName", aws_ecs_cluster.main.name, "ServiceName", service, { stat = "Average" }]
       ]
     },
     {
       title = "ECS memory %"
-      metrics = [for service in ["api", "relay", "worker"] :
+      metrics = [for service in ["api", "relay", "worker", "webhooks"] :
         ["AWS/ECS", "MemoryUtilization", "ClusterName", aws_ecs_cluster.main.name, "ServiceName", service, { stat = "Average" }]
       ]
     },
@@ -297,6 +465,10 @@ resource "aws_cloudwatch_dashboard" "psp" {
             aws_cloudwatch_metric_alarm.payables_dlq_depth.arn,
             aws_cloudwatch_metric_alarm.payables_oldest_message_age.arn,
             aws_cloudwatch_metric_alarm.outbox_backlog.arn,
+            aws_cloudwatch_metric_alarm.webhooks_dlq_depth.arn,
+            aws_cloudwatch_metric_alarm.webhooks_oldest_message_age.arn,
+            aws_cloudwatch_metric_alarm.webhook_delivery_lag.arn,
+            aws_cloudwatch_metric_alarm.webhook_failure_rate.arn,
             aws_cloudwatch_metric_alarm.scheduler_dlq_depth.arn,
             aws_cloudwatch_metric_alarm.db_cpu.arn,
             aws_cloudwatch_metric_alarm.db_free_storage.arn,

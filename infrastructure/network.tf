@@ -215,6 +215,39 @@ resource "aws_vpc_security_group_egress_rule" "tasks_to_db" {
   to_port                      = 5432
 }
 
+# The webhooks worker POSTs to merchants' endpoints anywhere on the internet: egress HTTPS to any address
+# (through the NAT gateways: the tasks have no public IP), plus PostgreSQL. Nothing connects in. It is
+# apart from the tasks group so the one process that calls arbitrary hosts is visible in the flow logs
+# and so the other tasks' egress can be narrowed without touching it. Only port 443 (var.webhook_egress_ports):
+# a live endpoint on another port fails its attempts with a time-out. Address rules (no private,
+# loopback or link-local targets for live endpoints) are the application's (README: "No SSRF").
+resource "aws_security_group" "webhooks" {
+  name        = "${local.name}-webhooks"
+  description = "psp webhooks worker: HTTPS out to merchant endpoints, PostgreSQL; no inbound"
+  vpc_id      = aws_vpc.main.id
+  tags        = { Name = "${local.name}-webhooks" }
+}
+
+resource "aws_vpc_security_group_egress_rule" "webhooks_https" {
+  for_each = toset([for port in var.webhook_egress_ports : tostring(port)])
+
+  security_group_id = aws_security_group.webhooks.id
+  description       = "HTTPS to merchant webhook endpoints (NAT) and AWS APIs (VPC endpoints or NAT)"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = tonumber(each.value)
+  to_port           = tonumber(each.value)
+}
+
+resource "aws_vpc_security_group_egress_rule" "webhooks_to_db" {
+  security_group_id            = aws_security_group.webhooks.id
+  description                  = "PostgreSQL"
+  referenced_security_group_id = aws_security_group.db.id
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+}
+
 resource "aws_security_group" "db" {
   name        = "${local.name}-db"
   description = "psp RDS PostgreSQL"
@@ -226,6 +259,15 @@ resource "aws_vpc_security_group_ingress_rule" "db_from_tasks" {
   security_group_id            = aws_security_group.db.id
   description                  = "PostgreSQL from psp tasks only"
   referenced_security_group_id = aws_security_group.tasks.id
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+}
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_webhooks" {
+  security_group_id            = aws_security_group.db.id
+  description                  = "PostgreSQL from the webhooks worker"
+  referenced_security_group_id = aws_security_group.webhooks.id
   ip_protocol                  = "tcp"
   from_port                    = 5432
   to_port                      = 5432
@@ -246,6 +288,17 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_tasks" {
   security_group_id            = aws_security_group.endpoints[0].id
   description                  = "HTTPS from psp tasks"
   referenced_security_group_id = aws_security_group.tasks.id
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints_from_webhooks" {
+  count = var.enable_vpc_endpoints ? 1 : 0
+
+  security_group_id            = aws_security_group.endpoints[0].id
+  description                  = "HTTPS from the webhooks worker"
+  referenced_security_group_id = aws_security_group.webhooks.id
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443

@@ -26,14 +26,15 @@ output "ecs_cluster_name" {
 output "ecs_services" {
   description = "ECS service names by process."
   value = {
-    api    = aws_ecs_service.api.name
-    relay  = aws_ecs_service.background["relay"].name
-    worker = aws_ecs_service.background["worker"].name
+    api      = aws_ecs_service.api.name
+    relay    = aws_ecs_service.background["relay"].name
+    worker   = aws_ecs_service.background["worker"].name
+    webhooks = aws_ecs_service.background["webhooks"].name
   }
 }
 
 output "task_definition_families" {
-  description = "Task definition family per process (api, relay, worker, the scheduled jobs, migrate)."
+  description = "Task definition family per process (api, relay, worker, webhooks, the scheduled jobs, migrate)."
   value       = { for key, task in aws_ecs_task_definition.psp : key => task.family }
 }
 
@@ -52,6 +53,16 @@ output "payables_dlq_url" {
   value       = aws_sqs_queue.payables_dlq.url
 }
 
+output "webhooks_queue_url" {
+  description = "URL of the webhooks queue (PSP_SQS_WEBHOOKS_QUEUE)."
+  value       = aws_sqs_queue.webhooks.url
+}
+
+output "webhooks_dlq_url" {
+  description = "URL of the webhooks dead-letter queue (PSP_SQS_WEBHOOKS_DLQ)."
+  value       = aws_sqs_queue.webhooks_dlq.url
+}
+
 output "scheduler_dlq_url" {
   description = "Dead-letter queue of failed settlement schedule invocations."
   value       = aws_sqs_queue.scheduler_dlq.url
@@ -65,6 +76,11 @@ output "db_endpoint" {
 output "database_url_secret_arn" {
   description = "Secrets Manager ARN of PSP_DATABASE_URL."
   value       = aws_secretsmanager_secret.database_url.arn
+}
+
+output "data_encryption_key_secret_arn" {
+  description = "Secrets Manager ARN of PSP_DATA_ENCRYPTION_KEY."
+  value       = aws_secretsmanager_secret.data_encryption_key.arn
 }
 
 output "card_fingerprint_key_secret_arn" {

@@ -46,3 +46,28 @@ resource "aws_secretsmanager_secret_version" "card_fingerprint_key" {
     ignore_changes = [secret_string]
   }
 }
+
+# PSP_DATA_ENCRYPTION_KEY: base64 of 32 random bytes, the AES-256-GCM key of data at rest (webhook
+# signing secrets, stored idempotent responses). Rotation is a procedure, not a timer: set the old key in
+# PSP_DATA_ENCRYPTION_OLD_KEYS, deploy the new one, run `psp jobs reencrypt-data` (README, Operations).
+resource "random_id" "data_encryption_key" {
+  byte_length = 32
+}
+
+resource "aws_secretsmanager_secret" "data_encryption_key" {
+  #checkov:skip=CKV2_AWS_57:A new data key must be rolled out with the old one still able to decrypt and followed by `psp jobs reencrypt-data`; a timed rotation would make sealed rows unreadable.
+  name                    = "${local.name}/data-encryption-key"
+  description             = "PSP_DATA_ENCRYPTION_KEY: AES-256-GCM key of secrets stored in the database"
+  kms_key_id              = aws_kms_key.psp.arn
+  recovery_window_in_days = 30
+}
+
+resource "aws_secretsmanager_secret_version" "data_encryption_key" {
+  secret_id     = aws_secretsmanager_secret.data_encryption_key.id
+  secret_string = random_id.data_encryption_key.b64_std
+
+  # Never replace the key by accident: rows sealed with it would no longer open.
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
+}

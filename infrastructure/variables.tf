@@ -212,6 +212,43 @@ variable "worker" {
   }
 }
 
+variable "webhooks" {
+  description = "Webhooks worker service: Fargate CPU units, memory (MiB), task count, and deliveries each task attempts at once (PSP_WEBHOOK_CONCURRENCY)."
+  type = object({
+    cpu         = number
+    memory      = number
+    count       = number
+    concurrency = number
+  })
+  default = {
+    cpu         = 256
+    memory      = 512
+    count       = 2
+    concurrency = 16
+  }
+
+  validation {
+    condition     = var.webhooks.count >= 1
+    error_message = "webhooks.count must be at least 1, or no webhook is ever delivered."
+  }
+
+  validation {
+    condition     = var.webhooks.concurrency >= 1 && var.webhooks.concurrency <= 256
+    error_message = "webhooks.concurrency must be between 1 and 256 (PSP_WEBHOOK_CONCURRENCY's bounds)."
+  }
+}
+
+variable "webhook_egress_ports" {
+  description = "TCP ports the webhooks worker may reach on the internet (merchants' endpoints). Live endpoints are https; a port not listed here times out."
+  type        = list(number)
+  default     = [443]
+
+  validation {
+    condition     = length(var.webhook_egress_ports) >= 1 && alltrue([for port in var.webhook_egress_ports : port >= 1 && port <= 65535 && floor(port) == port])
+    error_message = "webhook_egress_ports must list TCP ports (1-65535), at least 443."
+  }
+}
+
 variable "jobs" {
   description = "One-off tasks (settlement, migrations): Fargate CPU units and memory (MiB)."
   type = object({
@@ -243,9 +280,9 @@ variable "app_settings" {
   validation {
     condition = alltrue([
       for key in keys(var.app_settings) :
-      can(regex("^PSP_[A-Z0-9_]+$", key)) && !contains(["PSP_DATABASE_URL", "PSP_CARD_FINGERPRINT_KEY"], key)
+      can(regex("^PSP_[A-Z0-9_]+$", key)) && !contains(["PSP_DATABASE_URL", "PSP_CARD_FINGERPRINT_KEY", "PSP_DATA_ENCRYPTION_KEY"], key)
     ])
-    error_message = "app_settings keys must be PSP_* names; PSP_DATABASE_URL and PSP_CARD_FINGERPRINT_KEY come from Secrets Manager."
+    error_message = "app_settings keys must be PSP_* names; PSP_DATABASE_URL, PSP_CARD_FINGERPRINT_KEY and PSP_DATA_ENCRYPTION_KEY come from Secrets Manager."
   }
 }
 
@@ -386,9 +423,26 @@ variable "alarm_p99_latency_seconds" {
 }
 
 variable "alarm_oldest_message_age_seconds" {
-  description = "Alarm when the oldest payables message has waited longer than this."
+  description = "Alarm when the oldest payables (or webhooks) queue message has waited longer than this."
   type        = number
   default     = 300
+}
+
+variable "alarm_webhook_delivery_lag_seconds" {
+  description = "Alarm when the most overdue webhook delivery (PSP/WebhookDeliveryLag, from `psp worker webhooks`) has been due longer than this."
+  type        = number
+  default     = 300
+}
+
+variable "alarm_webhook_failure_rate_percent" {
+  description = "Alarm when more than this percentage of webhook attempts fail for 15 minutes (ignored under 50 attempts per 5 minutes): endpoints of many merchants failing at once points at psp's egress (NAT, DNS, security group), not at one merchant."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.alarm_webhook_failure_rate_percent > 0 && var.alarm_webhook_failure_rate_percent <= 100
+    error_message = "alarm_webhook_failure_rate_percent must be in (0, 100]."
+  }
 }
 
 variable "alarm_outbox_backlog" {

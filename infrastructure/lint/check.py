@@ -41,12 +41,13 @@ PSP_NAME = re.compile(r"\bPSP_[A-Z0-9_]+\b")
 SKIP_COMMENT = re.compile(r"checkov:skip=(?P<id>[^:\s]*)(?::(?P<reason>.*))?")
 CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 MIN_REASON_CHARS = 20
-SECRET_SETTINGS = {"PSP_DATABASE_URL", "PSP_CARD_FINGERPRINT_KEY"}
-COMPOSE_SERVICES = {"postgres", "sqs", "migrate", "api", "relay", "worker", "scheduler"}
+SECRET_SETTINGS = {"PSP_DATABASE_URL", "PSP_CARD_FINGERPRINT_KEY", "PSP_DATA_ENCRYPTION_KEY"}
+COMPOSE_SERVICES = {"postgres", "sqs", "migrate", "queues", "api", "relay", "worker", "webhooks", "scheduler"}
 PSP_COMMANDS = {
     ("psp", "serve"),
     ("psp", "relay"),
     ("psp", "worker", "payables"),
+    ("psp", "worker", "webhooks"),
     ("psp", "jobs", "settle"),
     ("psp", "jobs", "resolve-processing"),
     ("psp", "jobs", "prune-idempotency-keys"),
@@ -139,7 +140,7 @@ def check_terraform(declared: set[str]) -> None:
 
 
 def check_task_definitions(parsed: dict[str, dict[str, Any]]) -> None:
-    # The two production secrets reach containers only through the task definitions' `secrets` block.
+    # The production secrets reach containers only through the task definitions' `secrets` block.
     local_values: dict[str, Any] = {}
     for tree in parsed.values():
         for block in tree.get("locals", []):
@@ -150,7 +151,7 @@ def check_task_definitions(parsed: dict[str, dict[str, Any]]) -> None:
     elif not all("aws_secretsmanager_secret." in str(value) for value in secrets.values()):
         problem("local.psp_secrets values must be aws_secretsmanager_secret ARNs")
     else:
-        ok("PSP_DATABASE_URL and PSP_CARD_FINGERPRINT_KEY come from Secrets Manager (local.psp_secrets)")
+        ok(f"{', '.join(sorted(SECRET_SETTINGS))} come from Secrets Manager (local.psp_secrets)")
     for key in ("psp_environment", "api_environment"):
         leaked = SECRET_SETTINGS & set(PSP_NAME.findall(json.dumps(local_values.get(key))))
         if leaked:

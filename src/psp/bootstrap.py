@@ -14,7 +14,7 @@ from psp.data_sources.postgres.engine import build_engine, resolve_database_url
 from psp.data_sources.postgres.unit_of_work import PostgresUnitOfWork
 from psp.domain.webhooks import RetrySchedule
 from psp.lib.errors import ConfigurationError
-from psp.lib.metrics import PipelineHealth
+from psp.lib.metrics import PipelineHealth, WebhookHealth
 from psp.repositories.acquirers import SimulatorAcquirer, SimulatorFaults
 from psp.repositories.ports import (
     Acquirer,
@@ -24,7 +24,7 @@ from psp.repositories.ports import (
     UnitOfWork,
     WebhookSender,
 )
-from psp.repositories.postgres.operations import read_pipeline_health
+from psp.repositories.postgres.operations import read_pipeline_health, read_webhook_health
 from psp.repositories.postgres.queue import EVENTS, PostgresEventQueue
 from psp.repositories.postgres.resealing import ResealReport, reseal_all
 from psp.repositories.webhook_http import HttpWebhookSender, SocketHostResolver
@@ -119,6 +119,9 @@ class Container:
     def reseal_data(self) -> ResealReport:
         """Reseal with PSP_DATA_ENCRYPTION_KEY whatever an old key sealed (after a key rotation)."""
         return reseal_all(self.engine, self.box)
+
+    def webhook_health(self) -> WebhookHealth:
+        return read_webhook_health(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -166,6 +166,11 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds after a simulated time-out until the simulator has the answer `resolve-processing` asks for",
     ),
     Setting(
+        "PSP_WEBHOOK_METRICS_PORT",
+        "0",
+        "port on which `psp worker webhooks` serves its Prometheus metrics at /metrics (0: not served)",
+    ),
+    Setting(
         "PSP_IDEMPOTENCY_KEY_TTL_DAYS",
         "30",
         "days an `Idempotency-Key` and its stored response are kept before `psp jobs prune-idempotency-keys`",
@@ -224,6 +229,7 @@ class Settings:
     webhook_concurrency: int
     webhook_timeout_seconds: float
     webhook_retry_base_seconds: float
+    webhook_metrics_port: int
 
     @property
     def is_production(self) -> bool:
@@ -328,6 +334,7 @@ class Settings:
             webhook_concurrency=read.integer("PSP_WEBHOOK_CONCURRENCY", minimum=1, maximum=256),
             webhook_timeout_seconds=read.number("PSP_WEBHOOK_TIMEOUT_SECONDS", minimum=0.1),
             webhook_retry_base_seconds=read.number("PSP_WEBHOOK_RETRY_BASE_SECONDS", minimum=0.001),
+            webhook_metrics_port=read.integer("PSP_WEBHOOK_METRICS_PORT", minimum=0, maximum=65535),
         )
         if settings.settlement_settlers > settings.db_pool_size:
             raise ConfigurationError(

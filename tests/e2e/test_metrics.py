@@ -41,3 +41,23 @@ def test_the_outbox_backlog_counts_events_not_yet_handed_on(client: FlaskClient,
     assert metric(text, "psp_outbox_backlog") == 2.0
     assert metric(text, "psp_queue_lag_seconds") >= 0.0
     assert metric(text, "psp_dead_letters") == 0.0
+
+
+def test_webhook_deliveries_due_and_their_lag_are_read_from_the_database(
+    client: FlaskClient, merchant: Onboarded
+) -> None:
+    hook = {"url": "http://localhost:9/hooks", "enabled_events": ["transaction.approved"]}
+    endpoint = client.post("/v1/webhook_endpoints", json=hook, headers=auth(merchant)).get_json()
+    create_transaction(client, merchant)
+    [event] = client.get("/v1/events", headers=auth(merchant)).get_json()["data"]
+    before = client.get("/metrics").get_data(as_text=True)
+    client.post(f"/v1/events/{event['id']}/redeliver", json={}, headers=auth(merchant))
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert metric(before, "psp_webhook_deliveries_pending") == 0.0
+    assert metric(text, "psp_webhook_deliveries_pending") == 1.0
+    assert metric(text, "psp_webhook_deliveries_due") == 1.0
+    assert metric(text, "psp_webhook_delivery_lag_seconds") >= 0.0
+    assert metric(text, "psp_webhook_endpoints_disabled") == 0.0
+    assert endpoint["id"] not in text
+    assert "localhost:9" not in text

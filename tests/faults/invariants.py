@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any
 
+from psp.bootstrap import data_box
+from psp.config import Settings
+from psp.data_sources.encryption import SecretBox
+from psp.repositories.postgres.idempotency import response_context
 from tests.faults.faults import FaultLog
 from tests.faults.load import DEFINITE, LoadResult
 from tests.faults.stack import Stack
@@ -108,6 +112,11 @@ def check(stack: Stack, load: LoadResult, faults: FaultLog) -> tuple[Violations,
     return violations, stats
 
 
+def stored_response_box() -> SecretBox:
+    """The stack runs with PSP_ENV=test and no PSP_DATA_ENCRYPTION_KEY: the development key sealed it."""
+    return data_box(Settings.from_env({"PSP_ENV": "test"}))
+
+
 def _rows(connection: Any) -> dict[str, list[dict[str, Any]]]:
     def fetch(sql: str) -> list[dict[str, Any]]:
         cursor = connection.execute(sql)
@@ -123,7 +132,9 @@ def _rows(connection: Any) -> dict[str, list[dict[str, Any]]]:
             "SELECT id::text, transaction_id::text, merchant_id::text, installment, status, amount, fee, "
             "net_amount, currency, payment_date, paid_at FROM payables"
         ),
-        "keys": fetch("SELECT key, state, response_status, response_body FROM idempotency_keys"),
+        "keys": fetch(
+            "SELECT merchant_id, key, state, response_status, response_body_sealed FROM idempotency_keys"
+        ),
         "paid_log": fetch("SELECT payable_id::text, paid_at, operation FROM fault_paid_log"),
         "balances": fetch(
             "SELECT merchant_id::text, currency, waiting_funds, available FROM merchant_balances"
@@ -179,10 +190,12 @@ def _check_keys(
 ) -> None:
     """Each key names at most one transaction, and each transaction belongs to exactly one key."""
     transaction_of_key: dict[str, str] = {}
+    box = stored_response_box()
     for row in keys:
         if row["state"] != "completed":
             continue
-        body = json.loads(bytes(row["response_body"]))
+        sealed = bytes(row["response_body_sealed"])
+        body = json.loads(box.open(sealed, response_context(row["merchant_id"], row["key"])))
         transaction = body.get("error", {}).get("transaction") if row["response_status"] == 402 else body
         if transaction and "id" in transaction:
             transaction_of_key[row["key"]] = transaction["id"]

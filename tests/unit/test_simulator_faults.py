@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from datetime import timedelta
 
@@ -115,6 +116,7 @@ def test_production_refuses_to_start_with_injected_acquirer_faults(variable: str
         "PSP_ENV": "production",
         "PSP_DATABASE_URL": "postgresql://db/psp",
         "PSP_CARD_FINGERPRINT_KEY": "x" * 32,
+        "PSP_DATA_ENCRYPTION_KEY": base64.b64encode(b"k" * 32).decode(),
         variable: "1",
     }
     with pytest.raises(ConfigurationError, match=variable):

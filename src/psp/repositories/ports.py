@@ -323,6 +323,9 @@ class SendResult:
     latency_ms: int
     response_excerpt: str
     error: str | None = None
+    # Why there was no HTTP answer, as a bounded label for metrics: timeout, connection, tls,
+    # unresolvable, forbidden_address or protocol (None when there was an answer).
+    error_kind: str | None = None
 
     @property
     def succeeded(self) -> bool:

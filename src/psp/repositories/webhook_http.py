@@ -27,6 +27,7 @@ from psp.lib.errors import ValidationFailed
 from psp.repositories.ports import HostResolver, SendResult
 
 DEFAULT_RESOLVE_TIMEOUT_SECONDS = 2.0
+_REFUSAL_KINDS = {"url_forbidden_address": "forbidden_address", "url_unresolvable": "unresolvable"}
 
 
 class SocketHostResolver:
@@ -80,9 +81,10 @@ class HttpWebhookSender:
             excerpt = response.read(RESPONSE_EXCERPT_BYTES).decode("utf-8", errors="replace")
             return SendResult(status_code=response.status, latency_ms=elapsed_ms(), response_excerpt=excerpt)
         except ValidationFailed as refused:
-            return SendResult(None, elapsed_ms(), "", error=refused.message)
+            kind = _REFUSAL_KINDS.get(refused.code, "invalid_url")
+            return SendResult(None, elapsed_ms(), "", error=refused.message, error_kind=kind)
         except (OSError, http.client.HTTPException, ValueError) as error:
-            return SendResult(None, elapsed_ms(), "", error=_describe(error))
+            return SendResult(None, elapsed_ms(), "", error=_describe(error), error_kind=_kind(error))
         finally:
             if connection is not None:
                 connection.close()
@@ -119,6 +121,17 @@ def _remaining(connection: http.client.HTTPConnection, deadline: float) -> None:
         raise TimeoutError("the endpoint did not answer in time")
     if connection.sock is not None:
         connection.sock.settimeout(remaining)
+
+
+def _kind(error: BaseException) -> str:
+    """A bounded label for an attempt that got no HTTP answer (metrics only; the message says more)."""
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "timeout"
+    if isinstance(error, ssl.SSLError):
+        return "tls"
+    if isinstance(error, OSError):
+        return "connection"
+    return "protocol"
 
 
 def _describe(error: BaseException) -> str:

@@ -40,6 +40,16 @@ USER_AGENT = "psp-webhooks/1"
 
 
 @dataclass(frozen=True)
+class AttemptOutcome:
+    """What an attempt came to: for the worker's log line and metrics."""
+
+    attempt: DeliveryAttempt
+    outcome: str  # "succeeded", "failed_retrying" (another attempt is scheduled) or "failed_final"
+    error_kind: str | None  # the sender's label when there was no HTTP answer
+    endpoint_disabled: bool  # this failure disabled the endpoint (failing for the whole retry window)
+
+
+@dataclass(frozen=True)
 class NewEndpoint:
     url: str
     enabled_events: tuple[str, ...]
@@ -247,7 +257,7 @@ def attempt_delivery(
     uow_factory: Callable[[], UnitOfWork],
     clock: Clock,
     schedule: RetrySchedule,
-) -> DeliveryAttempt:
+) -> AttemptOutcome:
     """POST the event once, signed; log the attempt and schedule the next one, or give up.
 
     ``webhook-id`` is the event's id on every attempt and every endpoint, so receivers dedupe on it.
@@ -271,12 +281,14 @@ def attempt_delivery(
     finished = clock()
     # Retries stop three days after the first attempt (or the last manual redelivery).
     window_start = started if due.attempts == 0 else due.retrying_since
+    outcome, disabled = "succeeded", False
     with uow_factory() as uow:
         if result.succeeded:
             uow.webhook_deliveries.record_attempt(attempt, succeeded=True, next_attempt_at=None)
             uow.webhook_endpoints.note_success(endpoint.id)
         else:
             next_at = schedule.next_attempt(window_start, due.attempts + 1, finished)
+            outcome = "failed_final" if next_at is None else "failed_retrying"
             uow.webhook_deliveries.record_attempt(attempt, succeeded=False, next_attempt_at=next_at)
             failing_since = uow.webhook_endpoints.note_failure(endpoint.id, started)
             if failing_since is not None and (
@@ -285,5 +297,7 @@ def attempt_delivery(
                 or (next_at is None and failing_since <= window_start)
             ):
                 uow.webhook_endpoints.disable(endpoint.id, DISABLED_FAILING, finished)
+                outcome, disabled = "failed_final", True  # its pending deliveries, this one too, fail
         uow.commit()
-    return attempt
+    error_kind = None if result.status_code is not None else result.error_kind
+    return AttemptOutcome(attempt, outcome, error_kind, disabled)

@@ -1,28 +1,41 @@
-"""Operational reads for metrics: how far behind the pipeline and settlement are, in one round trip."""
+"""Operational reads for metrics: how far behind the pipeline, settlement and webhooks are (one query)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+from typing import Any
 
-from psp.lib.metrics import PipelineHealth
+from sqlalchemy import Engine, Row, text
 
-# Each count rides a partial index (ix_outbox_claimable, ix_outbox_unpublished, ix_payables_due).
+from psp.lib.metrics import PipelineHealth, WebhookHealth
+
+# Each count rides a partial index (ix_outbox_claimable, ix_outbox_unpublished, ix_payables_due,
+# ix_webhook_deliveries_due); webhook endpoints are few (a handful per merchant).
 _PENDING = {
     "postgres": "processed_at IS NULL AND dead_at IS NULL",
     "sqs": "published_at IS NULL",
 }
+_WEBHOOKS = """
+        (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS deliveries_pending,
+        (SELECT count(*) FROM webhook_deliveries
+         WHERE status = 'pending' AND next_attempt_at <= now()) AS deliveries_due,
+        (SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0) FROM webhook_deliveries
+         WHERE status = 'pending' AND next_attempt_at <= now()) AS delivery_lag,
+        (SELECT count(*) FROM webhook_endpoints
+         WHERE status = 'disabled' AND deleted_at IS NULL) AS endpoints_disabled
+"""
 _HEALTH = """
     SELECT
         (SELECT count(*) FROM outbox WHERE {pending}) AS backlog,
         (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox WHERE {pending}) AS lag,
         (SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL AND processed_at IS NULL) AS dead,
         (SELECT count(*) FROM payables WHERE status = 'waiting_funds') AS waiting,
-        (SELECT count(*) FROM payables WHERE status = 'waiting_funds' AND payment_date <= current_date) AS due
+        (SELECT count(*) FROM payables WHERE status = 'waiting_funds' AND payment_date <= current_date)
+            AS due,
 """
 
 
 def read_pipeline_health(engine: Engine, queue_backend: str) -> PipelineHealth:
-    statement = text(_HEALTH.format(pending=_PENDING[queue_backend]))
+    statement = text(_HEALTH.format(pending=_PENDING[queue_backend]) + _WEBHOOKS)
     with engine.begin() as connection:
         connection.execute(text("SET LOCAL statement_timeout = '2s'"))
         row = connection.execute(statement).one()
@@ -32,4 +45,21 @@ def read_pipeline_health(engine: Engine, queue_backend: str) -> PipelineHealth:
         dead_letters=row.dead,
         payables_waiting=row.waiting,
         payables_due_unsettled=row.due,
+        webhooks=_webhook_health(row),
+    )
+
+
+def read_webhook_health(engine: Engine) -> WebhookHealth:
+    with engine.begin() as connection:
+        connection.execute(text("SET LOCAL statement_timeout = '2s'"))
+        row = connection.execute(text("SELECT" + _WEBHOOKS)).one()
+    return _webhook_health(row)
+
+
+def _webhook_health(row: Row[Any]) -> WebhookHealth:
+    return WebhookHealth(
+        deliveries_pending=row.deliveries_pending,
+        deliveries_due=row.deliveries_due,
+        oldest_due_age_seconds=float(row.delivery_lag),
+        endpoints_disabled=row.endpoints_disabled,
     )
