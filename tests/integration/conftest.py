@@ -15,7 +15,7 @@ import structlog
 from moto.server import ThreadedMotoServer
 
 from psp.config import Settings
-from psp.data_sources.sqs.client import build_sqs_client, create_queues
+from psp.data_sources.sqs.client import build_sqs_client, create_psp_queues
 from tests.conftest import settings_for_tests
 
 # Dummy credentials for moto; also shields the tests from whatever AWS profile the machine has.
@@ -78,18 +78,7 @@ def sqs_settings(endpoint: str, **overrides: str) -> Settings:
 
 
 def create_test_queues(settings: Settings) -> None:
-    client = build_sqs_client(settings)
-    for queue, dlq in (
-        (settings.sqs_payables_queue, settings.sqs_payables_dlq),
-        (settings.sqs_webhooks_queue, settings.sqs_webhooks_dlq),
-    ):
-        create_queues(
-            client,
-            queue=queue,
-            dlq=dlq,
-            visibility_timeout=settings.worker_visibility_timeout,
-            max_receives=settings.worker_max_receives,
-        )
+    create_psp_queues(build_sqs_client(settings), settings)
 
 
 @pytest.fixture

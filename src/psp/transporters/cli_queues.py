@@ -49,22 +49,11 @@ def queues() -> None:
 @queues.command("create")
 def queues_create() -> None:
     """Create the SQS queues (payables, webhooks) and their dead-letter queues, or update their attributes."""
-    from psp.data_sources.sqs.client import build_sqs_client, create_queues  # noqa: PLC0415 - boto3
+    from psp.data_sources.sqs.client import build_sqs_client, create_psp_queues  # noqa: PLC0415 - boto3
 
     settings = load_settings()
     require_sqs(settings, "psp queues create")
-    client = build_sqs_client(settings)
-    for kind, queue, dlq in (
-        ("Payables", settings.sqs_payables_queue, settings.sqs_payables_dlq),
-        ("Webhooks", settings.sqs_webhooks_queue, settings.sqs_webhooks_dlq),
-    ):
-        created = create_queues(
-            client,
-            queue=queue,
-            dlq=dlq,
-            visibility_timeout=settings.worker_visibility_timeout,
-            max_receives=settings.worker_max_receives,
-        )
+    for kind, created in create_psp_queues(build_sqs_client(settings), settings).items():
         click.echo(f"{kind} queue: {created.queue_url}")
         click.echo(
             f"{kind} dead-letter queue: {created.dlq_url} (after {settings.worker_max_receives} receives)"

@@ -245,20 +245,9 @@ def start_local_sqs_if_needed(
         wait_for_port(port, LOCAL_SQS_START_TIMEOUT_SECONDS)
         settings = replace(settings, sqs_endpoint_url=endpoint)
         log.info("dev.local_sqs_started", endpoint=endpoint)
-    from psp.data_sources.sqs.client import build_sqs_client, create_queues  # noqa: PLC0415 - boto3
+    from psp.data_sources.sqs.client import build_sqs_client, create_psp_queues  # noqa: PLC0415 - boto3
 
-    client = build_sqs_client(settings)
-    for queue, dlq in (
-        (settings.sqs_payables_queue, settings.sqs_payables_dlq),
-        (settings.sqs_webhooks_queue, settings.sqs_webhooks_dlq),
-    ):
-        create_queues(
-            client,
-            queue=queue,
-            dlq=dlq,
-            visibility_timeout=settings.worker_visibility_timeout,
-            max_receives=settings.worker_max_receives,
-        )
+    create_psp_queues(build_sqs_client(settings), settings)
     return settings
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from uuid import UUID
 
 from psp.bootstrap import Container
 from psp.domain.merchants import Principal
@@ -63,3 +66,22 @@ def worker_running(
         shutdown.request()
         thread.join(timeout + 10)
         assert not thread.is_alive()
+
+
+# Retries so short that a whole "3 days" window passes in about a second.
+ONE_SECOND_WINDOW = RetrySchedule(
+    base_seconds=0.05, factor=2, cap_seconds=0.2, give_up_after=timedelta(seconds=1)
+)
+
+
+def run_until_endpoint_disabled(
+    container: Container, merchant: Onboarded, endpoint_id: UUID, *, within_seconds: float = 10
+) -> WebhookEndpoint:
+    """Run the worker with ``ONE_SECOND_WINDOW`` until the endpoint is disabled (or time runs out)."""
+    with worker_running(container, schedule=ONE_SECOND_WINDOW):
+        deadline = time.monotonic() + within_seconds
+        while True:
+            found = service.get_endpoint(principal_of(merchant), endpoint_id, uow=container.uow())
+            if found.status.value == "disabled" or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.1)

@@ -16,7 +16,6 @@ from psp.bootstrap import Container
 from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID, TRANSACTION_APPROVED, TRANSACTION_PAID
 from psp.domain.pagination import PageRequest
 from psp.domain.transactions import PaymentMethod
-from psp.domain.webhooks import RetrySchedule
 from psp.services import webhooks as service
 from psp.services.merchants import Onboarded
 from psp.services.payables import create_payables
@@ -26,7 +25,12 @@ from psp.webhooks import WebhookVerificationError, verify
 from tests.integration.support import pay
 from tests.integration.test_worker_processes import worker_environment
 from tests.integration.webhooks.receiver import Receiver, running
-from tests.integration.webhooks.support import principal_of, register, worker_running
+from tests.integration.webhooks.support import (
+    principal_of,
+    register,
+    run_until_endpoint_disabled,
+    worker_running,
+)
 
 
 def test_a_delivery_is_signed_verifiable_and_carries_the_object_with_its_version(
@@ -174,17 +178,10 @@ def test_a_redelivered_event_arrives_again_with_the_same_webhook_id(
 def test_an_endpoint_failing_for_the_whole_retry_window_is_disabled_and_its_delivery_failed(
     container: Container, merchant: Onboarded
 ) -> None:
-    window = RetrySchedule(base_seconds=0.05, factor=2, cap_seconds=0.2, give_up_after=timedelta(seconds=1))
     with running(Receiver(default_status=503)) as receiver:
         endpoint = register(container, merchant, receiver.url)
         pay(container, merchant)
-        with worker_running(container, schedule=window):
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                found = service.get_endpoint(principal_of(merchant), endpoint.id, uow=container.uow())
-                if found.status.value == "disabled":
-                    break
-                time.sleep(0.1)
+        found = run_until_endpoint_disabled(container, merchant, endpoint.id)
 
     assert found.disabled_reason == service.DISABLED_FAILING
     [event] = service.list_events(principal_of(merchant), None, PageRequest(), uow=container.uow()).items

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
-from datetime import timedelta
 
 import structlog
 from prometheus_client import REGISTRY
@@ -20,7 +19,12 @@ from psp.services.merchants import Onboarded
 from psp.transporters.workers.webhooks import BACKLOG_EVENT, report_backlog
 from tests.integration.support import pay
 from tests.integration.webhooks.receiver import Receiver, running
-from tests.integration.webhooks.support import principal_of, register, worker_running
+from tests.integration.webhooks.support import (
+    principal_of,
+    register,
+    run_until_endpoint_disabled,
+    worker_running,
+)
 
 
 def sample(name: str, **labels: str) -> float:
@@ -75,18 +79,12 @@ def test_disabling_an_endpoint_is_counted_and_its_last_attempt_is_final(
 ) -> None:
     disabled = sample("psp_webhook_endpoints_disabled_total")
     final = attempts("failed_final", "http_5xx")
-    window = RetrySchedule(base_seconds=0.05, factor=2, cap_seconds=0.2, give_up_after=timedelta(seconds=1))
     with running(Receiver(default_status=500)) as receiver:
         endpoint = register(container, merchant, receiver.url)
         pay(container, merchant)
-        with worker_running(container, schedule=window):
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                found = service.get_endpoint(principal_of(merchant), endpoint.id, uow=container.uow())
-                if found.status.value == "disabled":
-                    break
-                time.sleep(0.1)
+        found = run_until_endpoint_disabled(container, merchant, endpoint.id)
 
+    assert found.status.value == "disabled"
     assert sample("psp_webhook_endpoints_disabled_total") == disabled + 1
     assert attempts("failed_final", "http_5xx") == final + 1
     assert container.pipeline_health().webhooks.endpoints_disabled == 1

@@ -170,6 +170,24 @@ def create_queues(
     return CreatedQueues(queue_url=queue_url, dlq_url=dlq_url)
 
 
+def create_psp_queues(client: SQSClient, settings: Settings) -> dict[str, CreatedQueues]:
+    """Both queue pairs psp uses, by kind (``Payables``, ``Webhooks``); safe to run again."""
+    pairs = {
+        "Payables": (settings.sqs_payables_queue, settings.sqs_payables_dlq),
+        "Webhooks": (settings.sqs_webhooks_queue, settings.sqs_webhooks_dlq),
+    }
+    return {
+        kind: create_queues(
+            client,
+            queue=queue,
+            dlq=dlq,
+            visibility_timeout=settings.worker_visibility_timeout,
+            max_receives=settings.worker_max_receives,
+        )
+        for kind, (queue, dlq) in pairs.items()
+    }
+
+
 def ensure_queue(client: SQSClient, name: str, attributes: QueueAttributes) -> str:
     """Create the queue; if it exists with other attributes, set ours on it instead."""
     with translated_errors("CreateQueue"):
