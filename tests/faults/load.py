@@ -1,8 +1,9 @@
 """Load like a careful real client: one ``Idempotency-Key`` per payment, retried until a definite answer.
 
 A definite answer is 201 (approved), 202 (processing) or 402 (declined): each names its transaction. 503,
-409 (the key's first request still runs) and connection failures are retried with the same key and body;
-anything else is recorded as it is (and judged by the invariants).
+429 (throttled), 409 (the key's first request still runs) and connection failures are retried with the
+same key and body, after `Retry-After` when the answer has one; anything else is recorded as it is (and
+judged by the invariants).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFINITE = frozenset({201, 202, 402})
-RETRYABLE = frozenset({409, 503})
+RETRYABLE = frozenset({409, 429, 503})
 REQUEST_TIMEOUT_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 1.0
 

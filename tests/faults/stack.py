@@ -338,6 +338,9 @@ class Stack:
             PSP_WORKER_POLL_INTERVAL="0.1",
             PSP_SETTLEMENT_CHUNK_SIZE="200",
             PSP_CARD_FINGERPRINT_KEY="fault-suite-fingerprint-key",
+            # One merchant key sends the whole load: the limiter stays on, with room for it.
+            PSP_RATE_LIMIT_PER_KEY="100000",
+            PSP_RATE_LIMIT_BURST="100000",
             PSP_SIMULATOR_FAILURE_RATE=str(self.config.acquirer_failure_rate),
             PSP_SIMULATOR_TIMEOUT_RATE=str(self.config.acquirer_timeout_rate),
             PSP_SIMULATOR_LATENCY_MS=str(self.config.acquirer_latency_ms),
