@@ -76,7 +76,14 @@ def test_every_operation_answers_as_documented(
 ) -> None:
     remember_card_number(case, sent_card_numbers)
     fresh_idempotency_key(case)
-    case.call_and_validate(app=app, headers=auth(merchant), checks=CHECKS)
+    case.call_and_validate(app=app, headers=real_key_if_asked(case, merchant), checks=CHECKS)
+
+
+def real_key_if_asked(case: Case, merchant: Onboarded) -> dict[str, str]:
+    """The merchant's real key in place of the generated one. A negative case may leave the header out on
+    purpose (it counts that as the invalid part): it stays out then, or the request would be valid after
+    all and schemathesis would report its 2xx as "invalid data accepted"."""
+    return auth(merchant) if "Authorization" in (case.headers or {}) else {}
 
 
 def fresh_idempotency_key(case: Case) -> None:
