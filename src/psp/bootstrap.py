@@ -114,7 +114,7 @@ class Container:
         return SqsEventPublisher.from_settings(self.settings)
 
     def pipeline_health(self) -> PipelineHealth:
-        return read_pipeline_health(self.engine, self.settings.queue_backend)
+        return read_pipeline_health(self.engine)
 
     def reseal_data(self) -> ResealReport:
         """Reseal with PSP_DATA_ENCRYPTION_KEY whatever an old key sealed (after a key rotation)."""

@@ -1,8 +1,14 @@
 """The schema the migrations build is exactly the schema the code declares."""
 
+import os
+
+import pytest
+from alembic import command
 from sqlalchemy import CheckConstraint, Engine, text
 
-from psp.data_sources.postgres.migrations import check_no_drift
+from psp.data_sources.postgres.embedded import tuning_settings
+from psp.data_sources.postgres.engine import build_engine
+from psp.data_sources.postgres.migrations import alembic_config, check_no_drift
 from psp.data_sources.postgres.tables import metadata
 
 
@@ -28,3 +34,55 @@ def test_the_database_has_exactly_the_check_constraints_the_code_declares(engine
             ).scalars()
         )
     assert migrated == {str(name) for name in declared}
+
+
+def test_events_relayed_before_the_queue_indexes_merged_are_not_relayed_again(server_url: str) -> None:
+    """Revision c8d2f5a1e7b3: the relay now reads 'not processed'; what SQS had accepted counts as such."""
+    url = _fresh_database(server_url, "psp_migration_c8d2")
+    command.upgrade(alembic_config(url), "b4f1e7a2c903")
+    engine = build_engine(url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            merchant = connection.execute(
+                text(
+                    "INSERT INTO merchants (id, name, default_currency, debit_fee_bps, credit_fee_bps, "
+                    "created_at) VALUES (gen_random_uuid(), 'm', 'BRL', 200, 400, now()) RETURNING id"
+                )
+            ).scalar_one()
+            for published in (True, False):
+                connection.execute(
+                    text(
+                        "INSERT INTO outbox (id, event_type, merchant_id, aggregate_id, payload, created_at, "
+                        "visible_at, published_at) VALUES (gen_random_uuid(), 'transaction.approved', :m, "
+                        "gen_random_uuid(), '{}', now(), now(), CASE WHEN :published THEN now() END)"
+                    ),
+                    {"m": merchant, "published": published},
+                )
+        command.upgrade(alembic_config(url), "head")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT published_at IS NOT NULL, processed_at IS NOT NULL FROM outbox ORDER BY 1")
+            ).all()
+        assert [tuple(row) for row in rows] == [(False, False), (True, True)]
+    finally:
+        engine.dispose()
+
+
+def _fresh_database(server_url: str, name: str) -> str:
+    admin = build_engine(server_url, pool_size=1)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    base, _, query = server_url.partition("?")
+    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+
+
+def test_the_session_server_runs_with_the_embedded_tuning(engine: Engine) -> None:
+    if os.environ.get("PSP_TEST_DATABASE_URL"):
+        pytest.skip("an external server keeps its own settings")
+    with engine.connect() as connection:
+        shown = {name: connection.execute(text(f"SHOW {name}")).scalar_one() for name in tuning_settings()}
+    assert shown["wal_buffers"] == "64MB"
+    assert shown["max_wal_size"] == "4GB"
+    assert shown["checkpoint_timeout"] == "15min"

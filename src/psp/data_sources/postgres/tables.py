@@ -177,17 +177,19 @@ outbox = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("event_type", String(64), nullable=False),
-    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    # No foreign key: copied from the transaction it reports on, itself checked (see the migration).
+    Column("merchant_id", UUID(as_uuid=True), nullable=False),
     Column("aggregate_id", UUID(as_uuid=True), nullable=False),
     Column("payload", JSONB, nullable=False),
     _timestamp("created_at"),
-    # Postgres queue: a row is claimable when not processed, not dead and visible again.
+    # Postgres queue: a row is claimable when not processed, not dead and visible again. The SQS relay
+    # reads the same index: it sets processed_at (with published_at) once SQS has accepted the row.
     _timestamp("visible_at"),
     Column("receive_count", Integer, nullable=False, server_default=text("0")),
     _timestamp("processed_at", nullable=True),
     _timestamp("dead_at", nullable=True),
     Column("last_error", Text, nullable=True),
-    # SQS relay: a row is relayed once SQS has accepted it.
+    # SQS relay: when SQS accepted the row (processed_at is set with it).
     _timestamp("published_at", nullable=True),
     CheckConstraint("receive_count >= 0", name="receive_count_not_negative"),
     Index(
@@ -196,7 +198,6 @@ outbox = Table(
         "id",
         postgresql_where=text("processed_at IS NULL AND dead_at IS NULL"),
     ),
-    Index("ix_outbox_unpublished", "created_at", "id", postgresql_where=text("published_at IS NULL")),
     Index("ix_outbox_aggregate", "aggregate_id"),
 )
 
@@ -262,7 +263,8 @@ events = Table(
     "events",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("merchant_id", UUID(as_uuid=True), ForeignKey("merchants.id"), nullable=False),
+    # No foreign key: copied from the object the event reports on, itself checked (see the migration).
+    Column("merchant_id", UUID(as_uuid=True), nullable=False),
     Column("event_type", String(64), nullable=False),
     Column("object_id", UUID(as_uuid=True), nullable=False),
     Column("object_version", Integer, nullable=False),
@@ -284,7 +286,6 @@ events = Table(
         "id",
         postgresql_where=text("processed_at IS NULL AND dead_at IS NULL"),
     ),
-    Index("ix_events_unpublished", "created_at", "id", postgresql_where=text("published_at IS NULL")),
 )
 
 webhook_endpoints = Table(

@@ -16,6 +16,9 @@ from psp.domain.pagination import Page, PageRequest
 from psp.repositories.postgres.pagination import fetch_page
 
 _INSERT = insert(events)  # built once: every approval writes an event
+# Not yet handed off: the SQS relay reads the Postgres queue's partial index (ix_events_claimable) and marks
+# what SQS accepted as processed.
+_NOT_HANDED_OFF = (events.c.processed_at.is_(None), events.c.dead_at.is_(None))
 
 
 class PostgresEventRepository:
@@ -50,8 +53,8 @@ class PostgresEventRepository:
     def claim_unpublished(self, limit: int) -> builtins.list[Event]:
         statement = (
             select(events)
-            .where(events.c.published_at.is_(None))
-            .order_by(events.c.created_at, events.c.id)
+            .where(*_NOT_HANDED_OFF)
+            .order_by(events.c.visible_at, events.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -59,10 +62,12 @@ class PostgresEventRepository:
 
     def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
         if event_ids:
-            self._connection.execute(update(events).where(events.c.id.in_(event_ids)).values(published_at=at))
+            self._connection.execute(
+                update(events).where(events.c.id.in_(event_ids)).values(published_at=at, processed_at=at)
+            )
 
     def count_unpublished(self) -> int:
-        statement = select(func.count()).select_from(events).where(events.c.published_at.is_(None))
+        statement = select(func.count()).select_from(events).where(*_NOT_HANDED_OFF)
         return int(self._connection.execute(statement).scalar_one())
 
 

@@ -8,12 +8,10 @@ from sqlalchemy import Engine, Row, text
 
 from psp.lib.metrics import PipelineHealth, WebhookHealth
 
-# Each count rides a partial index (ix_outbox_claimable, ix_outbox_unpublished, ix_payables_due,
-# ix_webhook_deliveries_due); webhook endpoints are few (a handful per merchant).
-_PENDING = {
-    "postgres": "processed_at IS NULL AND dead_at IS NULL",
-    "sqs": "published_at IS NULL",
-}
+# Each count rides a partial index (ix_outbox_claimable, ix_payables_due, ix_webhook_deliveries_due);
+# webhook endpoints are few (a handful per merchant). Pending means not yet handed off, whichever backend
+# runs: the worker (Postgres queue) or the relay (SQS) sets processed_at.
+_PENDING = "processed_at IS NULL AND dead_at IS NULL"
 _WEBHOOKS = """
         (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS deliveries_pending,
         (SELECT count(*) FROM webhook_deliveries
@@ -34,8 +32,8 @@ _HEALTH = """
 """
 
 
-def read_pipeline_health(engine: Engine, queue_backend: str) -> PipelineHealth:
-    statement = text(_HEALTH.format(pending=_PENDING[queue_backend]) + _WEBHOOKS)
+def read_pipeline_health(engine: Engine) -> PipelineHealth:
+    statement = text(_HEALTH.format(pending=_PENDING) + _WEBHOOKS)
     with engine.begin() as connection:
         connection.execute(text("SET LOCAL statement_timeout = '2s'"))
         row = connection.execute(statement).one()

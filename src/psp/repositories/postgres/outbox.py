@@ -13,6 +13,9 @@ from psp.data_sources.postgres.tables import outbox
 from psp.domain.events import OutboxEvent
 
 _INSERT = insert(outbox)  # built once: every approval writes an event
+# Not yet handed off, whichever backend runs: the Postgres queue and the SQS relay read the one partial
+# index ix_outbox_claimable (the relay marks what SQS accepted as processed).
+_NOT_HANDED_OFF = (outbox.c.processed_at.is_(None), outbox.c.dead_at.is_(None))
 
 
 class PostgresOutboxRepository:
@@ -33,8 +36,8 @@ class PostgresOutboxRepository:
                 outbox.c.payload,
                 outbox.c.created_at,
             )
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.created_at, outbox.c.id)
+            .where(*_NOT_HANDED_OFF)
+            .order_by(outbox.c.visible_at, outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -42,10 +45,12 @@ class PostgresOutboxRepository:
 
     def mark_published(self, event_ids: Sequence[UUID], at: datetime) -> None:
         if event_ids:
-            self._connection.execute(update(outbox).where(outbox.c.id.in_(event_ids)).values(published_at=at))
+            self._connection.execute(
+                update(outbox).where(outbox.c.id.in_(event_ids)).values(published_at=at, processed_at=at)
+            )
 
     def count_unpublished(self) -> int:
-        statement = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        statement = select(func.count()).select_from(outbox).where(*_NOT_HANDED_OFF)
         return int(self._connection.execute(statement).scalar_one())
 
 

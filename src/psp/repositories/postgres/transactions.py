@@ -20,10 +20,13 @@ from psp.repositories.postgres.pagination import fetch_page
 
 # Settlers lock the transactions they touched, in id order (no deadlock), before a second statement
 # checks them: under READ COMMITTED that statement's fresh snapshot sees every payable a concurrent
-# settler committed, so whichever settler finishes last marks the transaction paid. The unpaid ones are
-# found through the (transaction_id, installment) index once per statement, not per candidate row.
+# settler committed, so whichever settler finishes last marks the transaction paid. Only a transaction in
+# installments can be completed by two settlers at once: one in a single installment has one payable that
+# can be waiting (adjustments are born paid), and only the settler that pays it can complete it. The
+# unpaid ones are found through the (transaction_id, installment) index once per statement.
 _LOCK_WAITING = text(
-    "SELECT id FROM transactions WHERE id = ANY(:ids) AND status = 'waiting_funds' ORDER BY id FOR UPDATE"
+    "SELECT id FROM transactions WHERE id = ANY(:ids) AND status = 'waiting_funds' AND installments > 1 "
+    "ORDER BY id FOR UPDATE"
 )
 _AT = "CAST(:at AS timestamptz)"
 _MARK_PAID = text(

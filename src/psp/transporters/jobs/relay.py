@@ -1,6 +1,6 @@
 """The relay loop (``psp relay``): drains the outbox into SQS, backing off while SQS or the database is down.
 
-Nothing is lost while SQS is unreachable: events stay in the outbox (``published_at IS NULL``) until SQS
+Nothing is lost while SQS is unreachable: events stay in the outbox (not yet processed) until SQS
 accepts them, and the loop retries with exponential backoff and jitter, so a fleet of relays does
 not hammer an endpoint that is coming back.
 """
