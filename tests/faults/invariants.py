@@ -137,7 +137,9 @@ def _rows(connection: Any) -> dict[str, list[dict[str, Any]]]:
         ),
         "paid_log": fetch("SELECT payable_id::text, paid_at, operation FROM fault_paid_log"),
         "balances": fetch(
-            "SELECT merchant_id::text, currency, waiting_funds, available FROM merchant_balances"
+            "SELECT merchant_id::text, currency, CAST(sum(waiting_funds) AS bigint) AS waiting_funds, "
+            "CAST(sum(available) AS bigint) AS available FROM merchant_balances "
+            "GROUP BY merchant_id, currency"
         ),
         "payable_sums": fetch(
             "SELECT merchant_id::text, currency, "

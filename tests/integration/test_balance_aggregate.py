@@ -27,7 +27,10 @@ SUMS = """
            coalesce(sum(net_amount) FILTER (WHERE status = 'paid'), 0) AS available
     FROM payables GROUP BY merchant_id, currency
 """
-AGGREGATE = "SELECT merchant_id, currency, waiting_funds, available FROM merchant_balances"
+AGGREGATE = (
+    "SELECT merchant_id, currency, CAST(sum(waiting_funds) AS bigint) AS waiting_funds, "
+    "CAST(sum(available) AS bigint) AS available FROM merchant_balances GROUP BY merchant_id, currency"
+)
 
 
 def rows_of(engine: Engine, sql: str) -> set[tuple[Any, ...]]:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, select, text, update
+from sqlalchemy import BigInteger, Connection, bindparam, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from psp.data_sources.postgres.tables import merchant_balances, payables
@@ -52,9 +52,15 @@ _PAYABLES_CREATED_EVENTS = text(
 )
 
 
+# A merchant's slots, summed per currency: one range of the primary key, at most 16 rows per currency.
 _BALANCE = (
-    select(merchant_balances)
+    select(
+        merchant_balances.c.currency,
+        cast(func.sum(merchant_balances.c.waiting_funds), BigInteger).label("waiting_funds"),  # not numeric
+        cast(func.sum(merchant_balances.c.available), BigInteger).label("available"),
+    )
     .where(merchant_balances.c.merchant_id == bindparam("merchant_id"))
+    .group_by(merchant_balances.c.currency)
     .order_by(merchant_balances.c.currency)
 )
 
@@ -97,7 +103,7 @@ class PostgresPayableRepository:
         return fetch_page(self._connection, query, payables, page, payable_from_row)
 
     def balance(self, merchant_id: UUID) -> Balance:
-        """One primary-key lookup in the aggregate the payables triggers maintain (see the migration)."""
+        """One primary-key range of the aggregate the payables triggers maintain (see the migrations)."""
         rows = self._connection.execute(_BALANCE, {"merchant_id": merchant_id}).all()
         return Balance(
             available=[BalanceLine(row.available, row.currency) for row in rows if row.available != 0],
