@@ -38,7 +38,7 @@ def upgrade() -> None:
         op.drop_index(
             f"ix_{table}_unpublished", table_name=table, postgresql_where=sa.text("published_at IS NULL")
         )
-        op.drop_constraint(f"fk_{table}_merchant_id_merchants", table, type_="foreignkey")
+        op.drop_constraint(op.f(f"fk_{table}_merchant_id_merchants"), table, type_="foreignkey")
 
 
 def downgrade() -> None:

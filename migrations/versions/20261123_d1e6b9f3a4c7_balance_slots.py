@@ -76,7 +76,7 @@ def upgrade() -> None:
     op.add_column(
         "merchant_balances", sa.Column("slot", sa.SmallInteger(), server_default=sa.text("0"), nullable=False)
     )
-    op.drop_constraint("pk_merchant_balances", "merchant_balances", type_="primary")
+    op.drop_constraint(op.f("pk_merchant_balances"), "merchant_balances", type_="primary")
     op.create_primary_key(
         op.f("pk_merchant_balances"), "merchant_balances", ["merchant_id", "currency", "slot"]
     )
@@ -98,8 +98,8 @@ def downgrade() -> None:
         "INSERT INTO merchant_balances (merchant_id, currency, slot, waiting_funds, available) "
         "SELECT merchant_id, currency, 0, waiting_funds, available FROM collapsed"
     )
-    op.drop_constraint("ck_merchant_balances_slot_range", "merchant_balances", type_="check")
-    op.drop_constraint("pk_merchant_balances", "merchant_balances", type_="primary")
+    op.drop_constraint(op.f("ck_merchant_balances_slot_range"), "merchant_balances", type_="check")
+    op.drop_constraint(op.f("pk_merchant_balances"), "merchant_balances", type_="primary")
     op.drop_column("merchant_balances", "slot")
     op.create_primary_key(op.f("pk_merchant_balances"), "merchant_balances", ["merchant_id", "currency"])
     op.execute(apply_payable_changes(None))

@@ -86,3 +86,67 @@ def test_the_session_server_runs_with_the_embedded_tuning(engine: Engine) -> Non
     assert shown["wal_buffers"] == "64MB"
     assert shown["max_wal_size"] == "4GB"
     assert shown["checkpoint_timeout"] == "15min"
+
+
+def test_balance_slots_collapse_into_one_row_on_downgrade_and_keep_counting_after_upgrade(
+    server_url: str,
+) -> None:
+    """Revision d1e6b9f3a4c7 (balance slots) both ways, with payables written under each shape."""
+    url = _fresh_database(server_url, "psp_migration_d1e6")
+    command.upgrade(alembic_config(url), "head")
+    engine = build_engine(url, pool_size=1)
+    balance = (
+        "SELECT CAST(sum(waiting_funds) AS bigint), CAST(sum(available) AS bigint), count(*) "
+        "FROM merchant_balances"
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO merchants (id, name, default_currency, debit_fee_bps, credit_fee_bps, "
+                    "created_at) VALUES (:m, 'm', 'BRL', 200, 400, now())"
+                ),
+                {"m": MERCHANT},
+            )
+        for amount in (1000, 2000, 4000):  # three transactions: three slots, most likely
+            _add_paid_transaction(engine, amount)
+        with engine.connect() as connection:
+            assert connection.execute(text(balance)).one()[:2] == (0, 7000)
+
+        command.downgrade(alembic_config(url), "c8d2f5a1e7b3")
+        with engine.connect() as connection:
+            assert tuple(connection.execute(text(balance)).one()) == (0, 7000, 1)
+        _add_paid_transaction(engine, 500)  # the trigger of the one-row shape still counts
+
+        command.upgrade(alembic_config(url), "head")
+        _add_paid_transaction(engine, 250)
+        with engine.connect() as connection:
+            assert connection.execute(text(balance)).one()[:2] == (0, 7750)
+    finally:
+        engine.dispose()
+
+
+MERCHANT = "00000000-0000-0000-0000-00000000000a"
+
+
+def _add_paid_transaction(engine: Engine, amount: int) -> None:
+    """A transaction with one paid payable (net = amount, no fee), written as psp's tables allow."""
+    with engine.begin() as connection:
+        transaction = connection.execute(
+            text(
+                "INSERT INTO transactions (id, merchant_id, amount, currency, description, payment_method, "
+                "installments, status, fee_bps, card_brand, card_first_six, card_last_four, "
+                "card_holder_name, card_expiration_month, card_expiration_year, card_fingerprint, "
+                "created_at, updated_at) VALUES (gen_random_uuid(), :m, :a, 'BRL', 'x', 'debit_card', 1, "
+                "'paid', 0, 'visa', '411111', '1111', 'Ana', 12, 2030, :f, now(), now()) RETURNING id"
+            ),
+            {"m": MERCHANT, "a": amount, "f": "f" * 64},
+        ).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO payables (id, merchant_id, transaction_id, installment, status, amount, fee, "
+                "net_amount, currency, payment_date, paid_at, created_at) VALUES (gen_random_uuid(), :m, "
+                ":t, 1, 'paid', :a, 0, :a, 'BRL', current_date, now(), now())"
+            ),
+            {"m": MERCHANT, "t": transaction, "a": amount},
+        )

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from psp.data_sources.encryption import SecretBox
 from psp.lib.errors import RETRY_AFTER_SECONDS, ServiceUnavailable
+from psp.repositories.postgres.appends import PENDING_OPTION, PendingAppends, hold_appends_until_needed
 from psp.repositories.postgres.events import PostgresEventRepository
 from psp.repositories.postgres.idempotency import PostgresIdempotencyKeyRepository
 from psp.repositories.postgres.merchants import PostgresApiKeyRepository, PostgresMerchantRepository
@@ -41,6 +42,8 @@ class PostgresUnitOfWork:
         self._box = box  # seals what the repositories must read back in the clear
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
+        self._appends = PendingAppends()
+        hold_appends_until_needed(engine)
 
     def __enter__(self) -> Self:
         try:
@@ -48,15 +51,18 @@ class PostgresUnitOfWork:
         except OperationalError as error:
             raise database_unavailable() from error
         self._connection = connection
+        # Rows appended are written before the connection's next statement or at commit (see appends).
+        appends = self._appends = PendingAppends()
+        connection.execution_options(**{PENDING_OPTION: appends})
         self._transaction = connection.begin()
         self.merchants = PostgresMerchantRepository(connection)
         self.api_keys = PostgresApiKeyRepository(connection)
-        self.transactions = PostgresTransactionRepository(connection)
+        self.transactions = PostgresTransactionRepository(connection, appends)
         self.payables = PostgresPayableRepository(connection)
-        self.outbox = PostgresOutboxRepository(connection)
+        self.outbox = PostgresOutboxRepository(connection, appends)
         self.idempotency_keys = PostgresIdempotencyKeyRepository(connection, self._box)
         self.refunds = PostgresRefundRepository(connection)
-        self.events = PostgresEventRepository(connection)
+        self.events = PostgresEventRepository(connection, appends)
         self.webhook_endpoints = PostgresWebhookEndpointRepository(connection, self._box)
         self.webhook_deliveries = PostgresWebhookDeliveryRepository(connection, self._box)
         return self
@@ -68,6 +74,7 @@ class PostgresUnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         connection, self._connection, self._transaction = self._connection, None, None
+        self._appends.discard()  # not committed: never written
         if connection is None:
             return
         with contextlib.suppress(DBAPIError):  # a broken connection: the pool discards it
@@ -76,9 +83,10 @@ class PostgresUnitOfWork:
             raise database_unavailable() from exc
 
     def commit(self) -> None:
-        if self._transaction is None:
+        if self._transaction is None or self._connection is None:
             raise RuntimeError("commit outside the unit of work's block")
         try:
+            self._appends.write(self._connection)
             self._transaction.commit()
         except OperationalError as error:
             raise database_unavailable() from error

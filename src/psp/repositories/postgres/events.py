@@ -8,25 +8,26 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
 from psp.data_sources.postgres.tables import events
 from psp.domain.events import Event
 from psp.domain.pagination import Page, PageRequest
+from psp.repositories.postgres.appends import PendingAppends
 from psp.repositories.postgres.pagination import fetch_page
 
-_INSERT = insert(events)  # built once: every approval writes an event
 # Not yet handed off: the SQS relay reads the Postgres queue's partial index (ix_events_claimable) and marks
 # what SQS accepted as processed.
 _NOT_HANDED_OFF = (events.c.processed_at.is_(None), events.c.dead_at.is_(None))
 
 
 class PostgresEventRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, appends: PendingAppends) -> None:
         self._connection = connection
+        self._appends = appends
 
     def add(self, event: Event) -> None:
-        self._connection.execute(_INSERT, event_row(event))
+        self._appends.add(events, event_row(event))  # written with the change it reports, see appends
 
     def get(self, merchant_id: UUID, event_id: UUID) -> Event | None:
         query = select(events).where(events.c.id == event_id, events.c.merchant_id == merchant_id)

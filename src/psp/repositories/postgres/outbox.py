@@ -7,23 +7,24 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
 from psp.data_sources.postgres.tables import outbox
 from psp.domain.events import OutboxEvent
+from psp.repositories.postgres.appends import PendingAppends
 
-_INSERT = insert(outbox)  # built once: every approval writes an event
 # Not yet handed off, whichever backend runs: the Postgres queue and the SQS relay read the one partial
 # index ix_outbox_claimable (the relay marks what SQS accepted as processed).
 _NOT_HANDED_OFF = (outbox.c.processed_at.is_(None), outbox.c.dead_at.is_(None))
 
 
 class PostgresOutboxRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, appends: PendingAppends) -> None:
         self._connection = connection
+        self._appends = appends
 
     def add(self, event: OutboxEvent) -> None:
-        self._connection.execute(_INSERT, outbox_row(event))
+        self._appends.add(outbox, outbox_row(event))  # written with the change it reports, see appends
 
     def claim_unpublished(self, limit: int) -> list[OutboxEvent]:
         # SKIP LOCKED lets several relays run at once without sending the same rows twice.

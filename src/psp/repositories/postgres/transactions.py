@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, insert, select, text, tuple_, update
+from sqlalchemy import Connection, select, text, tuple_, update
 
 from psp.data_sources.postgres.tables import transactions
 from psp.domain.cards import Card
 from psp.domain.events import TRANSACTION_PAID
 from psp.domain.pagination import Cursor, Page, PageRequest
 from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
+from psp.repositories.postgres.appends import PendingAppends
 from psp.repositories.postgres.event_sql import insert_events_sql, transaction_json_sql
 from psp.repositories.postgres.pagination import fetch_page
 
@@ -47,17 +48,13 @@ _MARK_PAID = text(
 )
 
 
-# Built once, executed with parameters: a statement rebuilt per call with .values() costs its
-# construction and cache-key generation on every API request.
-_INSERT = insert(transactions)
-
-
 class PostgresTransactionRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, appends: PendingAppends) -> None:
         self._connection = connection
+        self._appends = appends
 
     def add(self, transaction: Transaction) -> None:
-        self._connection.execute(_INSERT, transaction_row(transaction))
+        self._appends.add(transactions, transaction_row(transaction))  # written with its events, see appends
 
     def get(self, merchant_id: UUID, transaction_id: UUID) -> Transaction | None:
         query = select(transactions).where(
