@@ -21,6 +21,7 @@ from psp.data_sources.postgres.engine import build_engine, sqlalchemy_url
 from psp.data_sources.postgres.migrations import upgrade_to_head
 from psp.services import merchants as merchant_service
 from psp.services.merchants import Onboarded
+from tests.databases import create_database
 
 TEST_DATABASE = "psp_test"
 TABLES = (
@@ -71,13 +72,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> str:
     """A fresh database, migrated to head, for this test session."""
-    admin = build_engine(server_url, pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {TEST_DATABASE}"))
-    admin.dispose()
-    base, _, query = server_url.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{TEST_DATABASE}" + (f"?{query}" if query else "")
+    url = create_database(server_url, TEST_DATABASE)
     upgrade_to_head(url)
     return url
 

@@ -25,6 +25,7 @@ from psp.transporters.cli import main
 from psp.transporters.rest.app import create_app
 from psp.webhooks import verify
 from tests.conftest import settings_for_tests
+from tests.databases import create_database
 from tests.integration.support import pay
 from tests.integration.webhooks.receiver import Receiver, running
 from tests.integration.webhooks.support import principal_of, register, worker_running
@@ -220,13 +221,7 @@ def test_after_a_key_rotation_old_rows_open_new_rows_use_the_new_key_and_reencry
 def test_the_migration_seals_the_plaintext_rows_it_finds(
     server_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admin = build_engine(server_url, pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS psp_seal_migration WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE psp_seal_migration"))
-    admin.dispose()
-    base, _, query = server_url.partition("?")
-    url = base.rsplit("/", 1)[0] + "/psp_seal_migration" + (f"?{query}" if query else "")
+    url = create_database(server_url, "psp_seal_migration")
     monkeypatch.setenv("PSP_DATA_ENCRYPTION_KEY", base64.b64encode(NEW_KEY).decode())
     command.upgrade(alembic_config(url), "7c3e9a1d5b20")  # webhooks, before sealing
     engine = build_engine(url, pool_size=1)

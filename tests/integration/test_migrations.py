@@ -4,12 +4,13 @@ import os
 
 import pytest
 from alembic import command
-from sqlalchemy import CheckConstraint, Engine, text
+from sqlalchemy import CheckConstraint, Connection, Engine, text
 
 from psp.data_sources.postgres.embedded import tuning_settings
 from psp.data_sources.postgres.engine import build_engine
 from psp.data_sources.postgres.migrations import alembic_config, check_no_drift
 from psp.data_sources.postgres.tables import metadata
+from tests.databases import create_database
 
 
 def test_migrating_to_head_leaves_no_drift_from_the_tables_in_code(database_url: str) -> None:
@@ -38,17 +39,12 @@ def test_the_database_has_exactly_the_check_constraints_the_code_declares(engine
 
 def test_events_relayed_before_the_queue_indexes_merged_are_not_relayed_again(server_url: str) -> None:
     """Revision c8d2f5a1e7b3: the relay now reads 'not processed'; what SQS had accepted counts as such."""
-    url = _fresh_database(server_url, "psp_migration_c8d2")
+    url = create_database(server_url, "psp_migration_c8d2")
     command.upgrade(alembic_config(url), "b4f1e7a2c903")
     engine = build_engine(url, pool_size=1)
     try:
         with engine.begin() as connection:
-            merchant = connection.execute(
-                text(
-                    "INSERT INTO merchants (id, name, default_currency, debit_fee_bps, credit_fee_bps, "
-                    "created_at) VALUES (gen_random_uuid(), 'm', 'BRL', 200, 400, now()) RETURNING id"
-                )
-            ).scalar_one()
+            merchant = _insert_merchant(connection, MERCHANT)
             for published in (True, False):
                 connection.execute(
                     text(
@@ -68,16 +64,6 @@ def test_events_relayed_before_the_queue_indexes_merged_are_not_relayed_again(se
         engine.dispose()
 
 
-def _fresh_database(server_url: str, name: str) -> str:
-    admin = build_engine(server_url, pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    base, _, query = server_url.partition("?")
-    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-
-
 def test_the_session_server_runs_with_the_embedded_tuning(engine: Engine) -> None:
     if os.environ.get("PSP_TEST_DATABASE_URL"):
         pytest.skip("an external server keeps its own settings")
@@ -92,7 +78,7 @@ def test_balance_slots_collapse_into_one_row_on_downgrade_and_keep_counting_afte
     server_url: str,
 ) -> None:
     """Revision d1e6b9f3a4c7 (balance slots) both ways, with payables written under each shape."""
-    url = _fresh_database(server_url, "psp_migration_d1e6")
+    url = create_database(server_url, "psp_migration_d1e6")
     command.upgrade(alembic_config(url), "head")
     engine = build_engine(url, pool_size=1)
     balance = (
@@ -101,13 +87,7 @@ def test_balance_slots_collapse_into_one_row_on_downgrade_and_keep_counting_afte
     )
     try:
         with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO merchants (id, name, default_currency, debit_fee_bps, credit_fee_bps, "
-                    "created_at) VALUES (:m, 'm', 'BRL', 200, 400, now())"
-                ),
-                {"m": MERCHANT},
-            )
+            _insert_merchant(connection, MERCHANT)
         for amount in (1000, 2000, 4000):  # three transactions: three slots, most likely
             _add_paid_transaction(engine, amount)
         with engine.connect() as connection:
@@ -127,6 +107,17 @@ def test_balance_slots_collapse_into_one_row_on_downgrade_and_keep_counting_afte
 
 
 MERCHANT = "00000000-0000-0000-0000-00000000000a"
+
+
+def _insert_merchant(connection: Connection, merchant_id: str) -> str:
+    connection.execute(
+        text(
+            "INSERT INTO merchants (id, name, default_currency, debit_fee_bps, credit_fee_bps, created_at) "
+            "VALUES (:m, 'm', 'BRL', 200, 400, now())"
+        ),
+        {"m": merchant_id},
+    )
+    return merchant_id
 
 
 def _add_paid_transaction(engine: Engine, amount: int) -> None:
