@@ -42,7 +42,7 @@ class PostgresUnitOfWork:
         self._box = box  # seals what the repositories must read back in the clear
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
-        self._appends = PendingAppends()
+        self._appends = PendingAppends()  # emptied when the block ends, written only by commit
         hold_appends_until_needed(engine)
 
     def __enter__(self) -> Self:
@@ -52,7 +52,7 @@ class PostgresUnitOfWork:
             raise database_unavailable() from error
         self._connection = connection
         # Rows appended are written before the connection's next statement or at commit (see appends).
-        appends = self._appends = PendingAppends()
+        appends = self._appends
         connection.execution_options(**{PENDING_OPTION: appends})
         self._transaction = connection.begin()
         self.merchants = PostgresMerchantRepository(connection)
