@@ -6,6 +6,8 @@ column for the full number or the verification code, by design.
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -172,6 +174,11 @@ payables = Table(
     ),
 )
 
+# The outbox and events rows still to hand off, whichever queue backend runs: the Postgres queue's worker or
+# the SQS relay sets processed_at. The predicate of both logs' claimable index, and of every query that
+# must use it (the planner uses a partial index only for a query that implies its predicate).
+NOT_HANDED_OFF: Final = "processed_at IS NULL AND dead_at IS NULL"
+
 outbox = Table(
     "outbox",
     metadata,
@@ -196,7 +203,7 @@ outbox = Table(
         "ix_outbox_claimable",
         "visible_at",
         "id",
-        postgresql_where=text("processed_at IS NULL AND dead_at IS NULL"),
+        postgresql_where=text(NOT_HANDED_OFF),
     ),
     Index("ix_outbox_aggregate", "aggregate_id"),
 )
@@ -287,7 +294,7 @@ events = Table(
         "ix_events_claimable",
         "visible_at",
         "id",
-        postgresql_where=text("processed_at IS NULL AND dead_at IS NULL"),
+        postgresql_where=text(NOT_HANDED_OFF),
     ),
 )
 

@@ -42,7 +42,7 @@ class PostgresUnitOfWork:
         self._box = box  # seals what the repositories must read back in the clear
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
-        self._appends = PendingAppends()  # emptied when the block ends, written only by commit
+        self._appends = PendingAppends()  # written before the next statement or at commit; dropped at exit
         hold_appends_until_needed(engine)
 
     def __enter__(self) -> Self:

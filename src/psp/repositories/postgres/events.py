@@ -8,17 +8,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 
-from psp.data_sources.postgres.tables import events
+from psp.data_sources.postgres.tables import NOT_HANDED_OFF, events
 from psp.domain.events import Event
 from psp.domain.pagination import Page, PageRequest
 from psp.repositories.postgres.appends import PendingAppends
 from psp.repositories.postgres.pagination import fetch_page
 
-# Not yet handed off: the SQS relay reads the Postgres queue's partial index (ix_events_claimable) and marks
-# what SQS accepted as processed.
-_NOT_HANDED_OFF = (events.c.processed_at.is_(None), events.c.dead_at.is_(None))
+# The relay reads the claimable index the Postgres queue reads; it marks what SQS accepted as processed.
+_NOT_HANDED_OFF = text(NOT_HANDED_OFF)
 
 
 class PostgresEventRepository:
@@ -54,7 +53,7 @@ class PostgresEventRepository:
     def claim_unpublished(self, limit: int) -> builtins.list[Event]:
         statement = (
             select(events)
-            .where(*_NOT_HANDED_OFF)
+            .where(_NOT_HANDED_OFF)
             .order_by(events.c.visible_at, events.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -68,7 +67,7 @@ class PostgresEventRepository:
             )
 
     def count_unpublished(self) -> int:
-        statement = select(func.count()).select_from(events).where(*_NOT_HANDED_OFF)
+        statement = select(func.count()).select_from(events).where(_NOT_HANDED_OFF)
         return int(self._connection.execute(statement).scalar_one())
 
 

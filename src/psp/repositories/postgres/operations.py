@@ -6,12 +6,11 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, text
 
+from psp.data_sources.postgres.tables import NOT_HANDED_OFF
 from psp.lib.metrics import PipelineHealth, WebhookHealth
 
 # Each count rides a partial index (ix_outbox_claimable, ix_payables_due, ix_webhook_deliveries_due);
-# webhook endpoints are few (a handful per merchant). Pending means not yet handed off, whichever backend
-# runs: the worker (Postgres queue) or the relay (SQS) sets processed_at.
-_PENDING = "processed_at IS NULL AND dead_at IS NULL"
+# webhook endpoints are few (a handful per merchant).
 _WEBHOOKS = """
         (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS deliveries_pending,
         (SELECT count(*) FROM webhook_deliveries
@@ -33,7 +32,7 @@ _HEALTH = """
 
 
 def read_pipeline_health(engine: Engine) -> PipelineHealth:
-    statement = text(_HEALTH.format(pending=_PENDING) + _WEBHOOKS)
+    statement = text(_HEALTH.format(pending=NOT_HANDED_OFF) + _WEBHOOKS)
     with engine.begin() as connection:
         connection.execute(text("SET LOCAL statement_timeout = '2s'"))
         row = connection.execute(statement).one()

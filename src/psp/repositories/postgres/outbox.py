@@ -7,15 +7,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 
-from psp.data_sources.postgres.tables import outbox
+from psp.data_sources.postgres.tables import NOT_HANDED_OFF, outbox
 from psp.domain.events import OutboxEvent
 from psp.repositories.postgres.appends import PendingAppends
 
-# Not yet handed off, whichever backend runs: the Postgres queue and the SQS relay read the one partial
-# index ix_outbox_claimable (the relay marks what SQS accepted as processed).
-_NOT_HANDED_OFF = (outbox.c.processed_at.is_(None), outbox.c.dead_at.is_(None))
+# The relay reads the claimable index the Postgres queue reads; it marks what SQS accepted as processed.
+_NOT_HANDED_OFF = text(NOT_HANDED_OFF)
 
 
 class PostgresOutboxRepository:
@@ -37,7 +36,7 @@ class PostgresOutboxRepository:
                 outbox.c.payload,
                 outbox.c.created_at,
             )
-            .where(*_NOT_HANDED_OFF)
+            .where(_NOT_HANDED_OFF)
             .order_by(outbox.c.visible_at, outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -51,7 +50,7 @@ class PostgresOutboxRepository:
             )
 
     def count_unpublished(self) -> int:
-        statement = select(func.count()).select_from(outbox).where(*_NOT_HANDED_OFF)
+        statement = select(func.count()).select_from(outbox).where(_NOT_HANDED_OFF)
         return int(self._connection.execute(statement).scalar_one())
 
 

@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy import Engine, TextClause, text
 
 from psp.data_sources.postgres.engine import database_answers
+from psp.data_sources.postgres.tables import NOT_HANDED_OFF
 from psp.repositories.ports import ReceivedEvent
 from psp.repositories.postgres.outbox import outbox_event_from_row
 
@@ -53,7 +54,7 @@ class _Statements:
                 f"""
                 WITH claimable AS (
                     SELECT id FROM {t}
-                    WHERE processed_at IS NULL AND dead_at IS NULL AND visible_at <= now()
+                    WHERE {NOT_HANDED_OFF} AND visible_at <= now()
                     ORDER BY visible_at, id
                     LIMIT :limit
                     FOR UPDATE SKIP LOCKED
