@@ -50,6 +50,6 @@ def insert_events_sql(event_type: str, source: str, alias: str, object_json: str
     """``INSERT INTO events`` one row per row of ``source`` (a CTE or table), all stamped ``at``."""
     # Constant SQL: every fragment is ours (event types and aliases are literals in this package).
     return f"""INSERT INTO events ({EVENT_COLUMNS})
-        SELECT gen_random_uuid(), {alias}.merchant_id, '{event_type}', {alias}.id, {alias}.version,
+        SELECT psp_uuid_v7({at}), {alias}.merchant_id, '{event_type}', {alias}.id, {alias}.version,
                {object_json}, '{API_VERSION}', {at}, {at}
         FROM {source} AS {alias}"""  # noqa: S608  # nosec B608

@@ -39,7 +39,7 @@ _FAN_OUT = text(
     INSERT INTO webhook_deliveries
         (id, merchant_id, event_id, endpoint_id, status, attempts, next_attempt_at, retrying_since,
          created_at, updated_at)
-    SELECT gen_random_uuid(), e.merchant_id, e.id, ep.id, 'pending', 0, :now, :now, :now, :now
+    SELECT psp_uuid_v7(:now), e.merchant_id, e.id, ep.id, 'pending', 0, :now, :now, :now, :now
     FROM events AS e JOIN webhook_endpoints AS ep ON ep.merchant_id = e.merchant_id
     WHERE e.id = ANY(CAST(:ids AS uuid[])) AND {_ENDPOINT_WANTS}
       AND (CAST(:endpoint_id AS uuid) IS NULL AND ep.created_at <= e.created_at
