@@ -193,7 +193,7 @@ def test_payables_filter_by_status_date_range_and_transaction(uow_factory: UowFa
 
 def test_settling_pays_due_payables_up_to_the_limit_and_reports_the_sums(uow_factory: UowFactory) -> None:
     merchant = a_merchant()
-    transaction = a_transaction(merchant.id)
+    transaction = replace(a_transaction(merchant.id), installments=4)
     due = [a_payable(transaction, installment=i, due=date(2026, 12, i)) for i in (1, 2, 3)]
     future = a_payable(transaction, installment=4, due=date(2027, 1, 1))
     stored(uow_factory, merchant, transaction, *due, future)
@@ -220,10 +220,14 @@ def test_settling_pays_due_payables_up_to_the_limit_and_reports_the_sums(uow_fac
 
 def test_a_transaction_is_marked_paid_only_when_every_payable_is(uow_factory: UowFactory) -> None:
     merchant = a_merchant()
-    transaction = a_transaction(merchant.id)
-    stored(uow_factory, merchant, transaction, a_payable(transaction, due=date(2026, 12, 1)))
+    transaction = replace(a_transaction(merchant.id), installments=2)
+    first, second = (a_payable(transaction, i, due=date(2026, 12, i)) for i in (1, 2))
+    stored(uow_factory, merchant, transaction, first, second)
     with uow_factory() as uow:
         chunk = uow.payables.settle_due(date(2026, 12, 1), 10, T0)
+        assert (chunk.transactions_paid, chunk.transaction_ids) == (0, [transaction.id])
+        assert uow.transactions.mark_paid_when_fully_settled(chunk.transaction_ids, T0) == 0
+        chunk = uow.payables.settle_due(date(2026, 12, 2), 10, T0)
         assert uow.transactions.mark_paid_when_fully_settled(chunk.transaction_ids, T0) == 1
         assert uow.transactions.mark_paid_when_fully_settled(chunk.transaction_ids, T0) == 0
         uow.commit()
@@ -231,6 +235,28 @@ def test_a_transaction_is_marked_paid_only_when_every_payable_is(uow_factory: Uo
         found = uow.transactions.get(merchant.id, transaction.id)
         assert found is not None
         assert found.status is TransactionStatus.PAID
+
+
+def test_settling_the_payable_of_a_single_installment_transaction_completes_it_in_the_same_chunk(
+    uow_factory: UowFactory,
+) -> None:
+    merchant = a_merchant()
+    single, refunded = a_transaction(merchant.id), a_transaction(merchant.id)
+    refunded = replace(refunded, status=TransactionStatus.REFUNDED, amount_refunded=refunded.amount)
+    stored(uow_factory, merchant, single, refunded, a_payable(single), a_payable(refunded))
+    with uow_factory() as uow:
+        chunk = uow.payables.settle_due(date(2026, 12, 31), 10, T0)
+        assert chunk.transactions_paid == 1
+        assert chunk.transaction_ids == [refunded.id]  # not waiting for funds: left to the locked check
+        assert uow.transactions.mark_paid_when_fully_settled(chunk.transaction_ids, T0) == 0
+        uow.commit()
+    with uow_factory() as uow:
+        found, still_refunded = (uow.transactions.get(merchant.id, t.id) for t in (single, refunded))
+        assert found is not None
+        assert still_refunded is not None
+        assert (found.status, found.updated_at) == (TransactionStatus.PAID, T0)
+        assert found.version == single.version + 1
+        assert still_refunded.status is TransactionStatus.REFUNDED
 
 
 def test_events_are_written_to_the_outbox_with_their_change(uow_factory: UowFactory) -> None:

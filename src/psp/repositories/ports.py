@@ -83,10 +83,15 @@ class CurrencyTotals:
 
 @dataclass(frozen=True)
 class SettledChunk:
-    """What one chunk of settlement paid: per currency, and which transactions it touched."""
+    """What one chunk of settlement paid: per currency, and what became of the transactions it touched.
+
+    ``transactions_paid`` counts the transactions in a single installment the chunk completed itself;
+    ``transaction_ids`` are the other transactions it touched, for ``mark_paid_when_fully_settled``.
+    """
 
     totals: dict[str, CurrencyTotals] = field(default_factory=dict)
     transaction_ids: list[UUID] = field(default_factory=list)
+    transactions_paid: int = 0
 
     @property
     def count(self) -> int:
@@ -110,7 +115,11 @@ class PayableRepository(Protocol):
         ...
 
     def settle_due(self, run_date: date, limit: int, at: datetime) -> SettledChunk:
-        """Pay up to ``limit`` waiting payables due on or before ``run_date``, skipping rows others hold."""
+        """Pay up to ``limit`` waiting payables due on or before ``run_date``, skipping rows others hold.
+
+        A ``waiting_funds`` transaction in a single installment whose payable it pays is complete: it moves
+        to ``paid`` here (only the holder of that one payable can complete it, so no lock is needed).
+        """
         ...
 
 

@@ -102,7 +102,9 @@ def _settle_chunks_until_none_due(
                 chunk = uow.payables.settle_due(run_date, chunk_size, now)
                 if chunk.count == 0:
                     return
-                transactions_paid = uow.transactions.mark_paid_when_fully_settled(chunk.transaction_ids, now)
+                transactions_paid = chunk.transactions_paid + uow.transactions.mark_paid_when_fully_settled(
+                    chunk.transaction_ids, now
+                )
                 uow.commit()
             progress.add(chunk, transactions_paid)
     except BaseException:

@@ -135,31 +135,11 @@ class InMemoryTransactionRepository:
         unpaid = {
             p.transaction_id for p in self._staged.payables.values() if p.status is not PayableStatus.PAID
         }
-        marked = 0
-        for transaction_id in transaction_ids:
-            transaction = self._staged.transactions.get(transaction_id)
-            if (
-                transaction is not None
-                and transaction.status is TransactionStatus.WAITING_FUNDS
-                and transaction_id not in unpaid
-            ):
-                paid = replace(
-                    transaction, status=TransactionStatus.PAID, updated_at=at, version=transaction.version + 1
-                )
-                self._staged.transactions[transaction_id] = paid
-                self._staged.events.append(
-                    Event(
-                        id=new_id(),
-                        merchant_id=paid.merchant_id,
-                        type=TRANSACTION_PAID,
-                        object_id=paid.id,
-                        object_version=paid.version,
-                        data={**transaction_object(paid), "version": paid.version},
-                        created_at=at,
-                    )
-                )
-                marked += 1
-        return marked
+        return sum(
+            _mark_transaction_paid(self._staged, transaction_id, at)
+            for transaction_id in transaction_ids
+            if transaction_id not in unpaid
+        )
 
     def get_for_update(self, merchant_id: UUID, transaction_id: UUID) -> Transaction | None:
         return self.get(merchant_id, transaction_id)  # one unit of work at a time: nothing to lock
@@ -272,7 +252,42 @@ class InMemoryPayableRepository:
                 fee=total.fee + payable.fee,
                 net=total.net + payable.net_amount,
             )
-        return SettledChunk(totals=totals, transaction_ids=sorted({p.transaction_id for p in due}))
+        touched = sorted({p.transaction_id for p in due})
+        completed = [
+            tid
+            for tid in touched
+            if self._is_single_installment(tid) and _mark_transaction_paid(self._staged, tid, at)
+        ]
+        return SettledChunk(
+            totals=totals,
+            transaction_ids=[tid for tid in touched if tid not in completed],
+            transactions_paid=len(completed),
+        )
+
+    def _is_single_installment(self, transaction_id: UUID) -> bool:
+        transaction = self._staged.transactions.get(transaction_id)
+        return transaction is not None and transaction.installments == 1
+
+
+def _mark_transaction_paid(staged: InMemoryStore, transaction_id: UUID, at: datetime) -> bool:
+    """Move a ``waiting_funds`` transaction to ``paid`` with its event; False if it is in another status."""
+    transaction = staged.transactions.get(transaction_id)
+    if transaction is None or transaction.status is not TransactionStatus.WAITING_FUNDS:
+        return False
+    paid = replace(transaction, status=TransactionStatus.PAID, updated_at=at, version=transaction.version + 1)
+    staged.transactions[transaction_id] = paid
+    staged.events.append(
+        Event(
+            id=new_id(),
+            merchant_id=paid.merchant_id,
+            type=TRANSACTION_PAID,
+            object_id=paid.id,
+            object_version=paid.version,
+            data={**transaction_object(paid), "version": paid.version},
+            created_at=at,
+        )
+    )
+    return True
 
 
 class InMemoryOutboxRepository:

@@ -12,17 +12,23 @@ from sqlalchemy import BigInteger, Connection, bindparam, cast, func, select, te
 from sqlalchemy.dialects.postgresql import insert
 
 from psp.data_sources.postgres.tables import merchant_balances, payables
-from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID
+from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID, TRANSACTION_PAID
 from psp.domain.pagination import Page, PageRequest
 from psp.domain.payables import Balance, BalanceLine, Payable, PayableStatus
 from psp.repositories.ports import CurrencyTotals, PayableFilters, SettledChunk
-from psp.repositories.postgres.event_sql import insert_events_sql, payable_json_sql
+from psp.repositories.postgres.event_sql import insert_events_sql, payable_json_sql, transaction_json_sql
 from psp.repositories.postgres.pagination import fetch_page
+
+_AT = "CAST(:at AS timestamptz)"
 
 # One statement claims a chunk of due payables (skipping rows a concurrent settler holds), pays them and
 # sums what it paid, so a chunk costs one round trip however large it is. ``= ANY(ARRAY(...))`` makes the
 # planner look the chunk up by primary key; a join on the CTE was planned as a scan of the whole table.
-# The same statement writes one ``payable.paid`` event per payable it pays (set-based, no row in Python).
+# The same statement writes one ``payable.paid`` event per payable it pays (set-based, no row in Python),
+# and completes the transactions in a single installment whose payable it paid, with their
+# ``transaction.paid`` events: their one installment is the only payable that can be waiting (adjustments
+# are born paid), and this settler holds it, so no other settler can complete them. The transactions it
+# touched and did not complete come back in ``transaction_ids`` for the locked check.
 _SETTLE_DUE = text(
     f"""
     WITH due AS (
@@ -36,11 +42,20 @@ _SETTLE_DUE = text(
         WHERE p.id = ANY(ARRAY(SELECT id FROM due))
         RETURNING p.*
     ), paid_events AS (
-        {insert_events_sql(PAYABLE_PAID, "paid", "e", payable_json_sql("e"), "CAST(:at AS timestamptz)")}
+        {insert_events_sql(PAYABLE_PAID, "paid", "e", payable_json_sql("e"), _AT)}
+    ), completed AS (
+        UPDATE transactions AS t SET status = 'paid', updated_at = :at, version = t.version + 1
+        WHERE t.id = ANY(ARRAY(SELECT transaction_id FROM paid))
+          AND t.installments = 1 AND t.status = 'waiting_funds'
+        RETURNING t.*
+    ), completed_events AS (
+        {insert_events_sql(TRANSACTION_PAID, "completed", "e", transaction_json_sql("e"), _AT)}
     )
-    SELECT currency, count(*) AS paid_count, sum(amount) AS gross, sum(fee) AS fee, sum(net_amount) AS net,
-           array_agg(DISTINCT transaction_id) AS transaction_ids
-    FROM paid GROUP BY currency
+    SELECT paid.currency, count(*) AS paid_count, sum(paid.amount) AS gross, sum(paid.fee) AS fee,
+           sum(paid.net_amount) AS net, count(completed.id) AS transactions_paid,
+           array_agg(DISTINCT paid.transaction_id) FILTER (WHERE completed.id IS NULL) AS transaction_ids
+    FROM paid LEFT JOIN completed ON completed.id = paid.transaction_id
+    GROUP BY paid.currency
     """  # noqa: S608 - constant SQL composed from our own fragments  # nosec B608
 )
 # Every payable inserted gets its ``payable.created`` event, in the same transaction, in one statement.
@@ -150,8 +165,12 @@ class PostgresPayableRepository:
             )
             for row in rows
         }
-        transaction_ids = sorted({tid for row in rows for tid in row.transaction_ids})
-        return SettledChunk(totals=totals, transaction_ids=transaction_ids)
+        transaction_ids = sorted({tid for row in rows for tid in row.transaction_ids or ()})
+        return SettledChunk(
+            totals=totals,
+            transaction_ids=transaction_ids,
+            transactions_paid=sum(row.transactions_paid for row in rows),
+        )
 
 
 def payable_row(payable: Payable) -> dict[str, object]:
