@@ -33,8 +33,11 @@ locals {
     PSP_SQS_WEBHOOKS_DLQ          = aws_sqs_queue.webhooks_dlq.url
     PSP_WORKER_VISIBILITY_TIMEOUT = tostring(var.queue_visibility_timeout_seconds)
     PSP_WORKER_MAX_RECEIVES       = tostring(var.queue_max_receive_count)
-    PSP_SETTLEMENT_TIMEZONE       = var.settlement_timezone
-    PSP_SETTLEMENT_TIME           = var.settlement_time
+    # An SQS receive can come back short while a backlog waits (short polls sample a subset of SQS's
+    # servers), and each short batch would then wait out the linger window: scale with tasks instead.
+    PSP_WORKER_LINGER_MS    = "0"
+    PSP_SETTLEMENT_TIMEZONE = var.settlement_timezone
+    PSP_SETTLEMENT_TIME     = var.settlement_time
   })
 
   psp_secrets = {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,10 +16,12 @@ from sqlalchemy import Engine, insert, text
 
 from psp.bootstrap import Container
 from psp.data_sources.postgres.tables import outbox
-from psp.domain.events import transaction_event
+from psp.domain.events import TRANSACTION_DECLINED, OutboxEvent, transaction_event
 from psp.domain.ids import new_id
 from psp.domain.transactions import PaymentMethod, TransactionStatus
 from psp.lib.errors import ServiceUnavailable
+from psp.repositories.memory.queue import InMemoryEventQueue
+from psp.repositories.ports import ReceivedEvent
 from psp.repositories.postgres.outbox import outbox_row
 from psp.repositories.postgres.queue import PostgresEventQueue
 from psp.services.merchants import Onboarded
@@ -194,3 +198,59 @@ def test_an_idle_worker_notices_a_stop_request_within_its_poll_wait(container: C
         stopper.join()
 
     assert datetime.now(UTC) - started < timedelta(seconds=3)
+
+
+class ClaimClock(InMemoryEventQueue):
+    """An in-memory queue that notes when each claim was made and stops the worker after ``claims``."""
+
+    def __init__(self, shutdown: Shutdown, claims: int) -> None:
+        super().__init__()
+        self.claimed_at: list[float] = []
+        self._shutdown, self._claims = shutdown, claims
+
+    def receive(self, max_events: int, wait_seconds: float) -> list[ReceivedEvent]:
+        self.claimed_at.append(time.monotonic())
+        if len(self.claimed_at) == self._claims:
+            self._shutdown.request()
+        return super().receive(max_events, 0.0)
+
+    def gaps(self) -> list[float]:
+        return [later - earlier for earlier, later in itertools.pairwise(self.claimed_at)]
+
+
+def declined_events(count: int) -> list[OutboxEvent]:
+    """Events the payables worker acknowledges without writing anything."""
+    return [
+        OutboxEvent(new_id(), TRANSACTION_DECLINED, new_id(), new_id(), {}, datetime.now(UTC))
+        for _ in range(count)
+    ]
+
+
+def lingering(container: Container, linger_ms: int, batch_size: int) -> Container:
+    settings = replace(container.settings, worker_linger_ms=linger_ms, worker_batch_size=batch_size)
+    return replace(container, settings=settings)
+
+
+def test_after_a_short_batch_the_worker_claims_again_only_when_its_linger_window_ends(
+    container: Container,
+) -> None:
+    shutdown = Shutdown()
+    queue = ClaimClock(shutdown, claims=3)
+    for event in declined_events(2):  # 2 of a batch of 10: the queue ran short
+        queue.publish(event)
+
+    run_payables_worker(lingering(container, 300, 10), shutdown=shutdown, queue=queue)
+
+    assert queue.gaps()[0] >= 0.29  # the short batch: wait out the window
+    assert queue.gaps()[1] < 0.2  # an empty claim waits nothing more (the queue's own poll wait)
+
+
+def test_a_full_batch_is_followed_by_the_next_claim_at_once(container: Container) -> None:
+    shutdown = Shutdown()
+    queue = ClaimClock(shutdown, claims=3)
+    for event in declined_events(20):  # two full batches of 10
+        queue.publish(event)
+
+    run_payables_worker(lingering(container, 5_000, 10), shutdown=shutdown, queue=queue)
+
+    assert max(queue.gaps()) < 1.0

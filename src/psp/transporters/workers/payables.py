@@ -54,10 +54,12 @@ def run_payables_worker(
     """Turn approvals into payables until asked to stop, or with ``once`` until nothing is visible."""
     queue = queue or container.event_queue()
     batch_size = container.settings.worker_batch_size
+    linger_seconds = 0.0 if once else container.settings.worker_linger_ms / 1000
     backoff = FIRST_ERROR_BACKOFF_SECONDS
     log.info("worker.started", worker="payables", batch_size=batch_size, once=once)
     while not shutdown.requested:
         try:
+            received_at = time.monotonic()
             batch = queue.receive(batch_size, 0.0 if once else IDLE_WAIT_SECONDS)
             if not batch and once:
                 break
@@ -66,6 +68,10 @@ def run_payables_worker(
                 visibility_kept_while_working(queue, batch, container.settings.worker_visibility_timeout),
             ):
                 handle_batch(batch, container=container, queue=queue)
+            if batch and len(batch) < batch_size:
+                # The queue ran short: let the next batch fill for the rest of the linger window, so
+                # that under load the claim and commits of a batch are shared by many events.
+                shutdown.wait(linger_seconds - (time.monotonic() - received_at))
         except Exception:
             # A worker outlives database blips: whatever it held comes back after the visibility timeout.
             log.exception("worker.iteration_failed", retry_in_seconds=backoff)
