@@ -29,9 +29,11 @@ graceful_timeout = 20
 # connections and never sends a request on a socket gunicorn just closed (a 502).
 keepalive = 75
 
-# Recycle workers now and then, with jitter so they never all restart at once.
-max_requests = 10_000
-max_requests_jitter = 1_000
+# Recycle workers now and then (a guard against slow leaks), with jitter so they never all restart at
+# once. Not too often: a restart re-imports the app (0.6 s of CPU) and drops its keep-alive connections;
+# at 10,000 requests a worker restarted every 13 s under the ingest benchmark, with 0.5 s latency spikes.
+max_requests = 100_000
+max_requests_jitter = 10_000
 
 # The app logs every request itself, with its request id, as structured JSON.
 accesslog = None
