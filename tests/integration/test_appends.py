@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
 
 from psp.bootstrap import Container
 from psp.data_sources.postgres.tables import events, outbox, transactions
@@ -27,8 +30,11 @@ def test_an_approval_writes_its_three_rows_in_one_statement_at_commit(
     transaction = credit_transaction(merchant.merchant.id, datetime.now(UTC))
     statements: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    autocommitted: list[bool] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         statements.append(statement)
+        autocommitted.append(conn.connection.dbapi_connection.autocommit)
 
     event.listen(container.engine, "before_cursor_execute", record)
     try:
@@ -42,6 +48,7 @@ def test_an_approval_writes_its_three_rows_in_one_statement_at_commit(
         event.remove(container.engine, "before_cursor_execute", record)
     assert len(statements) == 1
     assert statements[0].startswith("WITH w0 AS (INSERT INTO transactions")
+    assert autocommitted == [True]  # a statement alone is atomic: no BEGIN and COMMIT round trips
     assert (count(container, "transactions"), count(container, "outbox"), count(container, "events")) == (
         1,
         1,
@@ -94,3 +101,45 @@ def test_the_combined_statement_binds_every_value_and_sends_json_columns_as_json
     assert parameters["p5"] is None
     assert type(parameters["p7"]).__name__ == "Json"
     assert parameters["p1"] == 10
+
+
+def test_a_held_row_that_breaks_a_constraint_fails_the_whole_statement_and_nothing_is_written(
+    container: Container, merchant: Onboarded
+) -> None:
+    transaction = credit_transaction(merchant.merchant.id, datetime.now(UTC))
+    broken = replace(transaction_changed(transaction), object_version=0)  # ck_events_object_version_positive
+    with container.uow() as uow:
+        uow.transactions.add(transaction)
+        uow.outbox.add(transaction_event(transaction))
+        uow.events.add(broken)
+        with pytest.raises(IntegrityError):
+            uow.commit()
+    written = (count(container, "transactions"), count(container, "outbox"), count(container, "events"))
+    assert written == (0, 0, 0)
+
+
+def test_the_pooled_connection_goes_back_to_transactions_after_a_write_alone(
+    container: Container, merchant: Onboarded
+) -> None:
+    first, second = (credit_transaction(merchant.merchant.id, datetime.now(UTC)) for _ in range(2))
+    with container.uow() as uow:
+        uow.transactions.add(first)
+        uow.commit()
+    with container.uow() as uow:  # same pooled connection: a read, then a write never committed
+        assert uow.transactions.get(merchant.merchant.id, first.id) == first
+        uow.transactions.add(second)
+        uow.outbox.add(transaction_event(second))
+        assert uow.transactions.get(merchant.merchant.id, second.id) == second  # written, in a transaction
+    assert (count(container, "transactions"), count(container, "outbox")) == (1, 0)
+
+
+def test_a_unit_of_work_that_read_first_commits_its_rows_in_its_transaction(
+    container: Container, merchant: Onboarded
+) -> None:
+    transaction = credit_transaction(merchant.merchant.id, datetime.now(UTC))
+    with container.uow() as uow:
+        assert uow.transactions.get(merchant.merchant.id, transaction.id) is None
+        uow.transactions.add(transaction)
+        uow.events.add(transaction_changed(transaction))
+        uow.commit()
+    assert (count(container, "transactions"), count(container, "events")) == (1, 1)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, cast
 
+import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -86,14 +88,40 @@ class PostgresUnitOfWork:
         if self._transaction is None or self._connection is None:
             raise RuntimeError("commit outside the unit of work's block")
         try:
-            self._appends.write(self._connection)
-            self._transaction.commit()
+            if self._appends and nothing_sent_in_this_transaction(self._connection):
+                write_alone_in_autocommit(self._appends, self._connection)
+            else:
+                self._appends.write(self._connection)
+            self._transaction.commit()  # after a write alone: nothing left to commit, no round trip
         except OperationalError as error:
             raise database_unavailable() from error
 
     def rollback(self) -> None:
         if self._transaction is not None and self._transaction.is_active:
             self._transaction.rollback()
+
+
+def driver_connection_of(connection: Connection) -> psycopg.Connection[Any]:
+    return cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
+
+
+def nothing_sent_in_this_transaction(connection: Connection) -> bool:
+    """True while the driver has not begun a database transaction (it sends BEGIN with a first statement)."""
+    return driver_connection_of(connection).info.transaction_status == TransactionStatus.IDLE
+
+
+def write_alone_in_autocommit(appends: PendingAppends, connection: Connection) -> None:
+    """Write the held rows as a statement of its own, atomic and durable by itself, so without the BEGIN
+    and COMMIT round trips: an approval's whole unit of work is this one statement."""
+    driver_connection = driver_connection_of(connection)
+    driver_connection.autocommit = True
+    try:
+        appends.write(connection)
+    finally:
+        try:
+            driver_connection.autocommit = False
+        except psycopg.Error:  # the connection broke under the write
+            connection.invalidate()  # never back to the pool still in autocommit
 
 
 def database_unavailable() -> ServiceUnavailable:

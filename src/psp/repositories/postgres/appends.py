@@ -39,6 +39,9 @@ class PendingAppends:
     def discard(self) -> None:
         self._rows = []
 
+    def __bool__(self) -> bool:
+        return bool(self._rows)
+
     def write(self, connection: Connection) -> None:
         """Write every held row in one statement (nothing when none is held)."""
         if not self._rows:
