@@ -5,11 +5,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from sqlalchemy import BigInteger, Connection, bindparam, cast, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 
 from psp.data_sources.postgres.tables import merchant_balances, payables
 from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID, TRANSACTION_PAID
@@ -58,12 +57,38 @@ _SETTLE_DUE = text(
     GROUP BY paid.currency
     """  # noqa: S608 - constant SQL composed from our own fragments  # nosec B608
 )
-# Every payable inserted gets its ``payable.created`` event, in the same transaction, in one statement.
-_PAYABLES_CREATED_EVENTS = text(
+# Payables arrive in batches of any size; one statement text for all of them (column arrays through
+# ``unnest``) is parsed and planned once per connection, where a multi-row VALUES list was a new
+# statement for every batch size (psycopg re-parsed its placeholders, PostgreSQL re-planned it). Every
+# payable inserted gets its ``payable.created`` event in the same statement; a row already there (the
+# same transaction and installment) is skipped, and so is its event.
+_PAYABLE_ARRAYS: Final = (
+    ("id", "uuid"),
+    ("merchant_id", "uuid"),
+    ("transaction_id", "uuid"),
+    ("installment", "smallint"),
+    ("status", "text"),
+    ("amount", "bigint"),
+    ("fee", "bigint"),
+    ("net_amount", "bigint"),
+    ("currency", "text"),
+    ("payment_date", "date"),
+    ("paid_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+    ("version", "integer"),
+)
+_ADD_ALL_NEW = text(
     f"""
-    {insert_events_sql(PAYABLE_CREATED, "payables", "e", payable_json_sql("e"), "e.created_at")}
-    WHERE e.id = ANY(CAST(:ids AS uuid[]))
-    """
+    WITH created AS (
+        INSERT INTO payables ({", ".join(column for column, _ in _PAYABLE_ARRAYS)})
+        SELECT * FROM unnest({", ".join(f"CAST(:{column} AS {kind}[])" for column, kind in _PAYABLE_ARRAYS)})
+        ON CONFLICT (transaction_id, installment) DO NOTHING
+        RETURNING *
+    ), created_events AS (
+        {insert_events_sql(PAYABLE_CREATED, "created", "e", payable_json_sql("e"), "e.created_at")}
+    )
+    SELECT count(*) FROM created
+    """  # noqa: S608 - constant SQL composed from our own fragments  # nosec B608
 )
 
 
@@ -87,18 +112,9 @@ class PostgresPayableRepository:
     def add_all_new(self, new_payables: Sequence[Payable]) -> int:
         if not new_payables:
             return 0
-        statement = (
-            insert(payables)
-            .on_conflict_do_nothing(index_elements=["transaction_id", "installment"])
-            .returning(payables.c.id)
-        )
-        # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
-        # with cached SQL, and RETURNING lists only the rows actually inserted.
-        rows = self._connection.execute(statement, [payable_row(payable) for payable in new_payables])
-        created = [row.id for row in rows.all()]
-        if created:
-            self._connection.execute(_PAYABLES_CREATED_EVENTS, {"ids": created})
-        return len(created)
+        rows = [payable_row(payable) for payable in new_payables]
+        columns = {column: [row[column] for row in rows] for column, _ in _PAYABLE_ARRAYS}
+        return int(self._connection.execute(_ADD_ALL_NEW, columns).scalar_one())
 
     def get(self, merchant_id: UUID, payable_id: UUID) -> Payable | None:
         query = select(payables).where(payables.c.id == payable_id, payables.c.merchant_id == merchant_id)
