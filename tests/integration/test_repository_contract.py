@@ -11,7 +11,7 @@ import pytest
 
 from psp.bootstrap import Container
 from psp.domain.cards import Card
-from psp.domain.events import transaction_event
+from psp.domain.events import PAYABLE_CREATED, transaction_event
 from psp.domain.ids import new_id
 from psp.domain.merchants import ApiKey, Merchant
 from psp.domain.pagination import Cursor, PageRequest
@@ -164,14 +164,36 @@ def test_payables_are_created_once_per_transaction_and_installment(uow_factory: 
     merchant = a_merchant()
     transaction = a_transaction(merchant.id)
     stored(uow_factory, merchant, transaction)
-    first, duplicate = a_payable(transaction), a_payable(transaction)
+    first, second, duplicate = a_payable(transaction), a_payable(transaction, 2), a_payable(transaction)
     with uow_factory() as uow:
-        assert uow.payables.add_all_new([first, a_payable(transaction, installment=2)]) == 2
+        assert uow.payables.add_all_new([first, second]) == 2
         assert uow.payables.add_all_new([duplicate]) == 0
         uow.commit()
     with uow_factory() as uow:
         assert uow.payables.get(merchant.id, first.id) == first
         assert uow.payables.get(merchant.id, duplicate.id) is None
+        created = uow.events.list(merchant.id, PAYABLE_CREATED, PageRequest()).items
+        assert {event.object_id for event in created} == {first.id, second.id}  # none for the duplicate
+        assert len(created) == 2
+
+
+def test_payables_born_paid_and_waiting_go_in_one_call_with_their_events(uow_factory: UowFactory) -> None:
+    merchant = a_merchant()
+    transaction = a_transaction(merchant.id)
+    stored(uow_factory, merchant, transaction)
+    waiting = a_payable(transaction)
+    paid = replace(a_payable(transaction, installment=2), status=PayableStatus.PAID, paid_at=T0)
+    with uow_factory() as uow:
+        assert uow.payables.add_all_new([waiting, paid]) == 2
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.payables.get(merchant.id, waiting.id) == waiting
+        assert uow.payables.get(merchant.id, paid.id) == paid
+        created = uow.events.list(merchant.id, PAYABLE_CREATED, PageRequest()).items
+        assert {event.object_id: event.data["paid_at"] for event in created} == {
+            waiting.id: None,
+            paid.id: "2026-11-20T12:00:00.000Z",
+        }
 
 
 def test_payables_filter_by_status_date_range_and_transaction(uow_factory: UowFactory) -> None:
