@@ -9,8 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from psp.domain.ids import new_id
-from psp.domain.objects import refund_object, timestamp, transaction_object
-from psp.domain.payables import ApprovedTransaction
+from psp.domain.objects import payable_object, refund_object, timestamp, transaction_object
+from psp.domain.payables import ApprovedTransaction, Payable
 from psp.domain.refunds import Refund
 from psp.domain.transactions import Transaction
 
@@ -135,14 +135,30 @@ def event_body(event: Event) -> bytes:
 def transaction_changed(transaction: Transaction) -> Event:
     """``transaction.approved`` or ``transaction.declined`` (at creation, or when a stuck one is resolved)."""
     event_type = TRANSACTION_APPROVED if transaction.is_approved else TRANSACTION_DECLINED
+    return transaction_event_of(event_type, transaction, transaction.updated_at)
+
+
+def transaction_event_of(event_type: str, transaction: Transaction, at: datetime) -> Event:
+    """A public event carrying the transaction as the API shows it, with its version."""
+    return _object_event(event_type, transaction, transaction_object(transaction), at)
+
+
+def payable_event_of(event_type: str, payable: Payable, at: datetime) -> Event:
+    """A public event carrying the payable as the API shows it, with its version."""
+    return _object_event(event_type, payable, payable_object(payable), at)
+
+
+def _object_event(
+    event_type: str, source: Transaction | Payable, shown: dict[str, Any], at: datetime
+) -> Event:
     return Event(
         id=new_id(),
-        merchant_id=transaction.merchant_id,
+        merchant_id=source.merchant_id,
         type=event_type,
-        object_id=transaction.id,
-        object_version=transaction.version,
-        data={**transaction_object(transaction), "version": transaction.version},
-        created_at=transaction.updated_at,
+        object_id=source.id,
+        object_version=source.version,
+        data={**shown, "version": source.version},
+        created_at=at,
     )
 
 

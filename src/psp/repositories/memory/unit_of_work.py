@@ -20,10 +20,11 @@ from psp.domain.events import (
     Event,
     OutboxEvent,
     event_body,
+    payable_event_of,
+    transaction_event_of,
 )
 from psp.domain.ids import new_id
 from psp.domain.merchants import ApiKey, Merchant
-from psp.domain.objects import payable_object, transaction_object
 from psp.domain.pagination import Cursor, Listable, Page, PageRequest
 from psp.domain.payables import Balance, BalanceLine, Payable, PayableStatus
 from psp.domain.refunds import Refund
@@ -177,7 +178,7 @@ class InMemoryPayableRepository:
                 continue
             existing.add((payable.transaction_id, payable.installment))
             self._staged.payables[payable.id] = payable
-            self._staged.events.append(_payable_event(PAYABLE_CREATED, payable, payable.created_at))
+            self._staged.events.append(payable_event_of(PAYABLE_CREATED, payable, payable.created_at))
             created += 1
         return created
 
@@ -244,7 +245,7 @@ class InMemoryPayableRepository:
         for payable in due:
             paid = replace(payable, status=PayableStatus.PAID, paid_at=at, version=payable.version + 1)
             self._staged.payables[payable.id] = paid
-            self._staged.events.append(_payable_event(PAYABLE_PAID, paid, at))
+            self._staged.events.append(payable_event_of(PAYABLE_PAID, paid, at))
             total = totals.get(payable.currency, CurrencyTotals())
             totals[payable.currency] = CurrencyTotals(
                 count=total.count + 1,
@@ -276,17 +277,7 @@ def _mark_transaction_paid(staged: InMemoryStore, transaction_id: UUID, at: date
         return False
     paid = replace(transaction, status=TransactionStatus.PAID, updated_at=at, version=transaction.version + 1)
     staged.transactions[transaction_id] = paid
-    staged.events.append(
-        Event(
-            id=new_id(),
-            merchant_id=paid.merchant_id,
-            type=TRANSACTION_PAID,
-            object_id=paid.id,
-            object_version=paid.version,
-            data={**transaction_object(paid), "version": paid.version},
-            created_at=at,
-        )
-    )
+    staged.events.append(transaction_event_of(TRANSACTION_PAID, paid, at))
     return True
 
 
@@ -307,18 +298,6 @@ class InMemoryOutboxRepository:
 
     def count_unpublished(self) -> int:
         return sum(1 for event in self._staged.outbox if event.id not in self._staged.published)
-
-
-def _payable_event(event_type: str, payable: Payable, at: datetime) -> Event:
-    return Event(
-        id=new_id(),
-        merchant_id=payable.merchant_id,
-        type=event_type,
-        object_id=payable.id,
-        object_version=payable.version,
-        data={**payable_object(payable), "version": payable.version},
-        created_at=at,
-    )
 
 
 class InMemoryEventRepository:
