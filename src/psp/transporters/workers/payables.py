@@ -59,8 +59,8 @@ def run_payables_worker(
     log.info("worker.started", worker="payables", batch_size=batch_size, once=once)
     while not shutdown.requested:
         try:
-            received_at = time.monotonic()
             batch = queue.receive(batch_size, 0.0 if once else IDLE_WAIT_SECONDS)
+            claimed_at = time.monotonic()
             if not batch and once:
                 break
             with (
@@ -71,7 +71,7 @@ def run_payables_worker(
             if batch and len(batch) < batch_size:
                 # The queue ran short: let the next batch fill for the rest of the linger window, so
                 # that under load the claim and commits of a batch are shared by many events.
-                shutdown.wait(linger_seconds - (time.monotonic() - received_at))
+                shutdown.wait(linger_seconds - (time.monotonic() - claimed_at))
         except Exception:
             # A worker outlives database blips: whatever it held comes back after the visibility timeout.
             log.exception("worker.iteration_failed", retry_in_seconds=backoff)
