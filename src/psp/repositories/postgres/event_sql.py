@@ -126,6 +126,9 @@ def transaction_json_sql(alias: str) -> str:
     )
 
 
+# The ``:at`` parameter of a statement, typed, for stamping the events it writes.
+AT_PARAMETER: Final = "CAST(:at AS timestamptz)"
+
 EVENT_COLUMNS: Final = (
     "id, merchant_id, event_type, object_id, object_version, data, api_version, created_at, visible_at"
 )

@@ -15,10 +15,13 @@ from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID, TRANSACTION_PAID
 from psp.domain.pagination import Page, PageRequest
 from psp.domain.payables import Balance, BalanceLine, Payable, PayableStatus
 from psp.repositories.ports import CurrencyTotals, PayableFilters, SettledChunk
-from psp.repositories.postgres.event_sql import insert_events_sql, payable_json_sql, transaction_json_sql
+from psp.repositories.postgres.event_sql import (
+    AT_PARAMETER,
+    insert_events_sql,
+    payable_json_sql,
+    transaction_json_sql,
+)
 from psp.repositories.postgres.pagination import fetch_page
-
-_AT = "CAST(:at AS timestamptz)"
 
 # One statement claims a chunk of due payables (skipping rows a concurrent settler holds), pays them and
 # sums what it paid, so a chunk costs one round trip however large it is. ``= ANY(ARRAY(...))`` makes the
@@ -41,14 +44,14 @@ _SETTLE_DUE = text(
         WHERE p.id = ANY(ARRAY(SELECT id FROM due))
         RETURNING p.*
     ), paid_events AS (
-        {insert_events_sql(PAYABLE_PAID, "paid", "e", payable_json_sql("e"), _AT)}
+        {insert_events_sql(PAYABLE_PAID, "paid", "e", payable_json_sql("e"), AT_PARAMETER)}
     ), completed AS (
         UPDATE transactions AS t SET status = 'paid', updated_at = :at, version = t.version + 1
         WHERE t.id = ANY(ARRAY(SELECT transaction_id FROM paid))
           AND t.installments = 1 AND t.status = 'waiting_funds'
         RETURNING t.*
     ), completed_events AS (
-        {insert_events_sql(TRANSACTION_PAID, "completed", "e", transaction_json_sql("e"), _AT)}
+        {insert_events_sql(TRANSACTION_PAID, "completed", "e", transaction_json_sql("e"), AT_PARAMETER)}
     )
     SELECT paid.currency, count(*) AS paid_count, sum(paid.amount) AS gross, sum(paid.fee) AS fee,
            sum(paid.net_amount) AS net, count(completed.id) AS transactions_paid,

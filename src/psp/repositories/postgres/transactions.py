@@ -16,7 +16,7 @@ from psp.domain.events import TRANSACTION_PAID
 from psp.domain.pagination import Cursor, Page, PageRequest
 from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
 from psp.repositories.postgres.appends import PendingAppends
-from psp.repositories.postgres.event_sql import insert_events_sql, transaction_json_sql
+from psp.repositories.postgres.event_sql import AT_PARAMETER, insert_events_sql, transaction_json_sql
 from psp.repositories.postgres.pagination import fetch_page
 
 # Settlers lock the transactions they touched, in id order (no deadlock), before a second statement
@@ -29,7 +29,6 @@ _LOCK_WAITING = text(
     "SELECT id FROM transactions WHERE id = ANY(:ids) AND status = 'waiting_funds' AND installments > 1 "
     "ORDER BY id FOR UPDATE"
 )
-_AT = "CAST(:at AS timestamptz)"
 _MARK_PAID = text(
     f"""
     WITH marked AS (
@@ -41,7 +40,7 @@ _MARK_PAID = text(
           ))
         RETURNING t.*
     ), paid_events AS (
-        {insert_events_sql(TRANSACTION_PAID, "marked", "e", transaction_json_sql("e"), _AT)}
+        {insert_events_sql(TRANSACTION_PAID, "marked", "e", transaction_json_sql("e"), AT_PARAMETER)}
     )
     SELECT count(*) FROM marked
     """  # noqa: S608 - constant SQL composed from our own fragments  # nosec B608
