@@ -38,7 +38,7 @@ class FaultProxy:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self._call(self._stop_listening())
+            self._call(self._shut_down())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
@@ -63,13 +63,29 @@ class FaultProxy:
                 writer.transport.abort()
         self._writers.clear()
 
+    async def _shut_down(self) -> None:
+        """Stop listening, end every connection's task, and let the aborted transports finish closing.
+
+        A transport still open when the loop closes warns "unclosed transport" when it is collected,
+        which the test run treats as an error.
+        """
+        await self._stop_listening()
+        tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for _ in range(3):  # abort() closes the socket in a callback of the next loop iterations
+            await asyncio.sleep(0)
+
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self._writers.add(client_writer)  # at once: down() must cut it even while upstream connects
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
         except OSError:
+            self._writers.discard(client_writer)
             client_writer.transport.abort()
             return
-        self._writers.update({client_writer, upstream_writer})
+        self._writers.add(upstream_writer)
         try:
             await asyncio.gather(
                 self._pipe(client_reader, upstream_writer), self._pipe(upstream_reader, client_writer)
