@@ -106,6 +106,38 @@ def test_balance_slots_collapse_into_one_row_on_downgrade_and_keep_counting_afte
         engine.dispose()
 
 
+def test_transactions_written_before_hot_updates_await_the_acquirer_exactly_when_processing(
+    server_url: str,
+) -> None:
+    """Revision f2b8d4c6a1e9 both ways, over rows written before it."""
+    url = create_database(server_url, "psp_migration_f2b8")
+    command.upgrade(alembic_config(url), "e5a7c3b9d2f1")
+    engine = build_engine(url, pool_size=1)
+    awaiting = "SELECT status, awaiting_acquirer FROM transactions ORDER BY status"
+    fillfactor = "SELECT reloptions FROM pg_class WHERE relname = 'transactions'"
+    try:
+        with engine.begin() as connection:
+            _insert_merchant(connection, MERCHANT)
+            for status in ("processing", "waiting_funds"):
+                _insert_transaction(connection, status)
+        command.upgrade(alembic_config(url), "head")
+        with engine.connect() as connection:
+            assert [tuple(row) for row in connection.execute(text(awaiting))] == [
+                ("processing", True),
+                ("waiting_funds", False),
+            ]
+            assert connection.execute(text(fillfactor)).scalar_one() == ["fillfactor=50"]
+
+        command.downgrade(alembic_config(url), "e5a7c3b9d2f1")
+        with engine.connect() as connection:
+            assert connection.execute(text(fillfactor)).scalar_one() is None
+        command.upgrade(alembic_config(url), "head")
+        with engine.connect() as connection:
+            assert connection.execute(text(awaiting)).all()[0][1] is True
+    finally:
+        engine.dispose()
+
+
 MERCHANT = "00000000-0000-0000-0000-00000000000a"
 
 
@@ -118,6 +150,20 @@ def _insert_merchant(connection: Connection, merchant_id: str) -> str:
         {"m": merchant_id},
     )
     return merchant_id
+
+
+def _insert_transaction(connection: Connection, status: str) -> None:
+    """A credit transaction in ``status``, in the columns every revision since the first has."""
+    connection.execute(
+        text(
+            "INSERT INTO transactions (id, merchant_id, amount, currency, description, payment_method, "
+            "installments, status, fee_bps, card_brand, card_first_six, card_last_four, card_holder_name, "
+            "card_expiration_month, card_expiration_year, card_fingerprint, created_at, updated_at) "
+            "VALUES (gen_random_uuid(), :m, 1000, 'BRL', 'x', 'credit_card', 1, :s, 500, 'visa', '411111', "
+            "'1111', 'Ana', 12, 2030, :f, now(), now())"
+        ),
+        {"m": MERCHANT, "s": status, "f": "f" * 64},
+    )
 
 
 def _add_paid_transaction(engine: Engine, amount: int) -> None:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, insert, text
+from sqlalchemy.exc import IntegrityError
 
 from psp.bootstrap import Container
 from psp.data_sources.postgres.tables import transactions
 from psp.domain.cards import Card
 from psp.domain.events import approved_transaction_of
 from psp.domain.ids import new_id
-from psp.domain.transactions import METHOD_RULES, PaymentMethod, Transaction
-from psp.repositories.postgres.transactions import transaction_row
+from psp.domain.transactions import METHOD_RULES, PaymentMethod, Transaction, TransactionStatus
+from psp.repositories.postgres.appends import PendingAppends
+from psp.repositories.postgres.payables import PostgresPayableRepository
+from psp.repositories.postgres.transactions import PostgresTransactionRepository, transaction_row
 from psp.services.merchants import Onboarded
 from psp.services.payables import create_payables
 from psp.services.settlement import SettlementReport, settle_due_payables
@@ -288,3 +292,51 @@ def test_the_settle_command_prints_counts_and_sums_per_currency(
     ]
     assert "chunk 1: 2 payable(s) paid so far" in result.stderr
     assert "chunk 2: 3 payable(s) paid so far" in result.stderr
+
+
+def test_settling_rewrites_each_transaction_in_place_without_new_index_entries(
+    container: Container, merchant: Onboarded
+) -> None:
+    """A HOT update: no index names a column settlement changes, and the page has room for the row."""
+    merchant_id = merchant.merchant.id
+    single = [credit_transaction(merchant_id, days_ago(31)) for _ in range(40)]
+    split = [credit_transaction(merchant_id, days_ago(91), installments=3) for _ in range(10)]
+    record_with_payables(container, single + split)
+
+    with container.engine.begin() as connection:
+        now = datetime.now(UTC)
+        chunk = PostgresPayableRepository(connection).settle_due(date.today(), 1000, now)
+        completed = PostgresTransactionRepository(connection, PendingAppends()).mark_paid_when_fully_settled(
+            chunk.transaction_ids, now
+        )
+        updated, hot = connection.execute(
+            text(
+                "SELECT pg_stat_get_xact_tuples_updated(c), pg_stat_get_xact_tuples_hot_updated(c) "
+                "FROM CAST('transactions' AS regclass) AS c"
+            )
+        ).one()
+
+    assert (chunk.transactions_paid, completed) == (40, 10)
+    assert (updated, hot) == (50, 50)
+
+
+def test_a_transaction_awaits_the_acquirer_exactly_while_it_is_processing(
+    container: Container, merchant: Onboarded
+) -> None:
+    """The column the resolver's index reads follows the status; the database refuses it out of step."""
+    processing = replace(
+        credit_transaction(merchant.merchant.id, days_ago(0)), status=TransactionStatus.PROCESSING
+    )
+    with container.engine.begin() as connection:
+        connection.execute(insert(transactions), [transaction_row(processing)])
+    with container.engine.begin() as connection:
+        repository = PostgresTransactionRepository(connection, PendingAppends())
+        assert [t.id for t in repository.claim_processing(10)] == [processing.id]
+        repository.update(replace(processing, status=TransactionStatus.WAITING_FUNDS, version=2))
+        assert repository.claim_processing(10) == []
+    out_of_step = text("UPDATE transactions SET awaiting_acquirer = true WHERE id = :id")
+    with (
+        pytest.raises(IntegrityError, match="awaiting_acquirer_iff_processing"),
+        container.engine.begin() as connection,
+    ):
+        connection.execute(out_of_step, {"id": processing.id})

@@ -88,6 +88,7 @@ class PostgresTransactionRepository:
             .where(transactions.c.id == transaction.id)
             .values(
                 status=transaction.status.value,
+                awaiting_acquirer=awaits_acquirer(transaction),
                 amount_refunded=transaction.amount_refunded,
                 decline_code=transaction.decline_code,
                 updated_at=transaction.updated_at,
@@ -96,7 +97,7 @@ class PostgresTransactionRepository:
         )
 
     def claim_processing(self, limit: int, after: Cursor | None = None) -> builtins.list[Transaction]:
-        query = select(transactions).where(transactions.c.status == TransactionStatus.PROCESSING.value)
+        query = select(transactions).where(transactions.c.awaiting_acquirer)
         if after is not None:
             query = query.where(
                 tuple_(transactions.c.created_at, transactions.c.id) > tuple_(after.created_at, after.id)
@@ -107,6 +108,11 @@ class PostgresTransactionRepository:
             .with_for_update(skip_locked=True)
         )
         return [transaction_from_row(row._mapping) for row in self._connection.execute(query)]
+
+
+def awaits_acquirer(transaction: Transaction) -> bool:
+    """The column the resolver's partial index reads, in step with the status (a CHECK holds it)."""
+    return transaction.status is TransactionStatus.PROCESSING
 
 
 def transaction_row(transaction: Transaction) -> dict[str, object]:
@@ -120,6 +126,7 @@ def transaction_row(transaction: Transaction) -> dict[str, object]:
         "payment_method": transaction.payment_method.value,
         "installments": transaction.installments,
         "status": transaction.status.value,
+        "awaiting_acquirer": awaits_acquirer(transaction),
         "fee_bps": transaction.fee_bps,
         "decline_code": transaction.decline_code,
         "card_brand": card.brand,
