@@ -11,6 +11,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from psp.bootstrap import Container
 from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID, TRANSACTION_APPROVED, TRANSACTION_PAID
@@ -152,6 +153,51 @@ def test_settlement_events_carry_the_objects_as_the_api_shows_them_with_growing_
     assert by_type[PAYABLE_PAID].data == {**payable_json(payable), "version": 2}
     assert by_type[PAYABLE_CREATED].data["version"] == 1
     assert by_type[PAYABLE_CREATED].data["status"] == "waiting_funds"
+
+
+def test_events_written_by_settlement_wait_for_delivery_only_where_a_live_endpoint_wants_them(
+    container: Container, merchant: Onboarded
+) -> None:
+    """Set-based events no endpoint wants are written handed off; the one wanted still arrives."""
+    with running(Receiver()) as receiver:
+        register(container, merchant, receiver.url, events=(PAYABLE_PAID,))
+        gone = register(container, merchant, receiver.url)  # every type, but deleted: wants nothing
+        service.delete_endpoint(principal_of(merchant), gone.id, uow=container.uow(), clock=container.clock)
+        transaction = pay(container, merchant, installments=1)
+        from psp.domain.events import approved_transaction_of
+
+        create_payables(
+            [approved_transaction_of(transaction)],
+            uow=container.uow(),
+            settlement_zone=container.settings.settlement_timezone,
+            clock=container.clock,
+        )
+        settle_due_payables(
+            date.today() + timedelta(days=400),
+            uow_factory=container.uow_factory,
+            chunk_size=10,
+            clock=container.clock,
+        )
+        with container.engine.connect() as connection:
+            waiting = dict(
+                connection.execute(
+                    text("SELECT event_type, processed_at IS NULL FROM events WHERE merchant_id = :m"),
+                    {"m": merchant.merchant.id},
+                ).all()
+            )
+        with worker_running(container):
+            [request] = receiver.wait_for(1)
+            time.sleep(0.5)
+
+    # The approval is written by the API, one row at a time: it always waits for the fan-out.
+    assert waiting == {
+        TRANSACTION_APPROVED: True,
+        PAYABLE_CREATED: False,
+        PAYABLE_PAID: True,
+        TRANSACTION_PAID: False,
+    }
+    assert len(receiver.requests) == 1
+    assert json.loads(request.body)["type"] == PAYABLE_PAID
 
 
 def test_a_redelivered_event_arrives_again_with_the_same_webhook_id(

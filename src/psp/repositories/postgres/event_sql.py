@@ -130,14 +130,33 @@ def transaction_json_sql(alias: str) -> str:
 AT_PARAMETER: Final = "CAST(:at AS timestamptz)"
 
 EVENT_COLUMNS: Final = (
-    "id, merchant_id, event_type, object_id, object_version, data, api_version, created_at, visible_at"
+    "id, merchant_id, event_type, object_id, object_version, data, api_version, created_at, visible_at, "
+    "processed_at"
 )
 
 
+def endpoint_wants_sql(event_type: str) -> str:
+    """Endpoint ``ep`` is live and subscribed to ``event_type`` (an SQL expression): the fan-out's rule."""
+    return f"""ep.status = 'enabled' AND ep.deleted_at IS NULL
+      AND ({event_type} = ANY(ep.enabled_events) OR '*' = ANY(ep.enabled_events))"""
+
+
 def insert_events_sql(event_type: str, source: str, alias: str, object_json: str, at: str) -> str:
-    """``INSERT INTO events`` one row per row of ``source`` (a CTE or table), all stamped ``at``."""
+    """``INSERT INTO events`` one row per row of ``source`` (a CTE or table), all stamped ``at``.
+
+    An event no endpoint of its merchant wants is written handed off (``processed_at`` = ``at``): the
+    webhooks queue would only fan it out to nobody, and its claimable index entry (then the update that
+    marks it processed) is saved. Settling 1,000,000 payables writes 2,000,000 events; 8 % of a chunk's
+    time went to this. Which endpoints want it is read once per statement (a hashed subplan). An
+    endpoint created while the statement runs may miss these events, as it would any event happening at
+    the instant of its creation (the fan-out also skips endpoints newer than the event).
+    """
+    wanted = endpoint_wants_sql(f"'{event_type}'")
     # Constant SQL: every fragment is ours (event types and aliases are literals in this package).
     return f"""INSERT INTO events ({EVENT_COLUMNS})
         SELECT psp_uuid_v7({at}), {alias}.merchant_id, '{event_type}', {alias}.id, {alias}.version,
-               {object_json}, '{API_VERSION}', {at}, {at}
+               {object_json}, '{API_VERSION}', {at}, {at},
+               CASE WHEN {alias}.merchant_id IN (
+                   SELECT ep.merchant_id FROM webhook_endpoints AS ep WHERE {wanted}
+               ) THEN NULL ELSE {at} END
         FROM {source} AS {alias}"""  # noqa: S608  # nosec B608

@@ -28,10 +28,10 @@ from psp.domain.webhooks import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from psp.repositories.postgres.event_sql import endpoint_wants_sql
 from psp.repositories.postgres.pagination import fetch_page
 
-_ENDPOINT_WANTS = """ep.status = 'enabled' AND ep.deleted_at IS NULL
-      AND (e.event_type = ANY(ep.enabled_events) OR '*' = ANY(ep.enabled_events))"""
+_ENDPOINT_WANTS = endpoint_wants_sql("e.event_type")
 
 # Fan-out: endpoints that existed when the event happened. Redelivery: the endpoints there now.
 _FAN_OUT = text(
