@@ -14,9 +14,15 @@ import pytest
 from sqlalchemy import text
 
 from psp.bootstrap import Container
-from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID, TRANSACTION_APPROVED, TRANSACTION_PAID
+from psp.domain.events import (
+    PAYABLE_CREATED,
+    PAYABLE_PAID,
+    TRANSACTION_APPROVED,
+    TRANSACTION_PAID,
+    approved_transaction_of,
+)
 from psp.domain.pagination import PageRequest
-from psp.domain.transactions import PaymentMethod
+from psp.domain.transactions import PaymentMethod, Transaction
 from psp.services import webhooks as service
 from psp.services.merchants import Onboarded
 from psp.services.payables import create_payables
@@ -103,8 +109,6 @@ def test_an_endpoint_gets_only_the_event_types_it_asked_for(
         approved = container.uow()
         with approved:
             [row] = approved.transactions.list(merchant.merchant.id, PageRequest()).items
-        from psp.domain.events import approved_transaction_of
-
         create_payables(
             [approved_transaction_of(row)],
             uow=container.uow(),
@@ -120,14 +124,9 @@ def test_an_endpoint_gets_only_the_event_types_it_asked_for(
     assert {json.loads(r.body)["data"]["object"]["transaction_id"] for r in requests} == {str(transaction.id)}
 
 
-def test_settlement_events_carry_the_objects_as_the_api_shows_them_with_growing_versions(
-    container: Container, merchant: Onboarded
-) -> None:
-    pay(container, merchant, installments=1)
-    with container.uow() as uow:
-        [transaction] = uow.transactions.list(merchant.merchant.id, PageRequest()).items
-    from psp.domain.events import approved_transaction_of
-
+def pay_then_settle(container: Container, merchant: Onboarded) -> Transaction:
+    """One approved payment in one installment, its payable created by the worker's service, then paid."""
+    transaction = pay(container, merchant, installments=1)
     create_payables(
         [approved_transaction_of(transaction)],
         uow=container.uow(),
@@ -140,6 +139,13 @@ def test_settlement_events_carry_the_objects_as_the_api_shows_them_with_growing_
         chunk_size=10,
         clock=container.clock,
     )
+    return transaction
+
+
+def test_settlement_events_carry_the_objects_as_the_api_shows_them_with_growing_versions(
+    container: Container, merchant: Onboarded
+) -> None:
+    transaction = pay_then_settle(container, merchant)
 
     principal = principal_of(merchant)
     events = service.list_events(principal, None, PageRequest(), uow=container.uow()).items
@@ -163,21 +169,7 @@ def test_events_written_by_settlement_wait_for_delivery_only_where_a_live_endpoi
         register(container, merchant, receiver.url, events=(PAYABLE_PAID,))
         gone = register(container, merchant, receiver.url)  # every type, but deleted: wants nothing
         service.delete_endpoint(principal_of(merchant), gone.id, uow=container.uow(), clock=container.clock)
-        transaction = pay(container, merchant, installments=1)
-        from psp.domain.events import approved_transaction_of
-
-        create_payables(
-            [approved_transaction_of(transaction)],
-            uow=container.uow(),
-            settlement_zone=container.settings.settlement_timezone,
-            clock=container.clock,
-        )
-        settle_due_payables(
-            date.today() + timedelta(days=400),
-            uow_factory=container.uow_factory,
-            chunk_size=10,
-            clock=container.clock,
-        )
+        pay_then_settle(container, merchant)
         with container.engine.connect() as connection:
             waiting = dict(
                 connection.execute(
@@ -189,7 +181,7 @@ def test_events_written_by_settlement_wait_for_delivery_only_where_a_live_endpoi
             [request] = receiver.wait_for(1)
             time.sleep(0.5)
 
-    # The approval is written by the API, one row at a time: it always waits for the fan-out.
+    # The approval is written by the API, with its transaction: it always waits for the fan-out.
     assert waiting == {
         TRANSACTION_APPROVED: True,
         PAYABLE_CREATED: False,
