@@ -11,13 +11,14 @@ import pytest
 
 from psp.bootstrap import Container
 from psp.domain.cards import Card
-from psp.domain.events import PAYABLE_CREATED, transaction_event
+from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID, transaction_event
 from psp.domain.ids import new_id
 from psp.domain.merchants import ApiKey, Merchant
 from psp.domain.pagination import Cursor, PageRequest
 from psp.domain.payables import BalanceLine, Payable, PayableStatus
 from psp.domain.refunds import Refund
 from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
+from psp.domain.webhooks import EndpointStatus, WebhookEndpoint
 from psp.repositories.memory import InMemoryStore
 from psp.repositories.ports import PayableFilters, UnitOfWork
 
@@ -410,3 +411,39 @@ def test_refunds_are_read_and_listed_per_transaction_by_their_merchant_only(uow_
         )
         assert (rest.items, rest.has_more) == ([refunds[0]], False)
         assert uow.refunds.list_for_transaction(other.id, transaction.id, PageRequest()).items == []
+
+
+def test_set_based_events_wait_for_hand_off_only_where_a_live_endpoint_wants_them(
+    uow_factory: UowFactory,
+) -> None:
+    quiet, subscribed = a_merchant("Quiet"), a_merchant("Subscribed")
+    sales = [a_transaction(merchant.id) for merchant in (quiet, subscribed)]
+    stored(uow_factory, quiet, subscribed, *sales)
+    with uow_factory() as uow:
+        uow.webhook_endpoints.add(an_endpoint(subscribed.id, (PAYABLE_PAID,)))
+        uow.webhook_endpoints.add(an_endpoint(quiet.id, ("*",), status=EndpointStatus.DISABLED))
+        uow.commit()
+    stored(uow_factory, *(a_payable(sale) for sale in sales))
+    with uow_factory() as uow:
+        uow.payables.settle_due(date(2026, 12, 31), 10, T0)
+        uow.commit()
+
+    with uow_factory() as uow:
+        waiting = [(event.merchant_id, event.type) for event in uow.events.claim_unpublished(100)]
+    assert sorted(waiting) == [(subscribed.id, PAYABLE_PAID)]
+
+
+def an_endpoint(
+    merchant_id: UUID, events: tuple[str, ...], status: EndpointStatus = EndpointStatus.ENABLED
+) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=new_id(),
+        merchant_id=merchant_id,
+        url="https://shop.example.com/hooks",
+        enabled_events=events,
+        description="",
+        mode="test",
+        secret="whsec_" + "a" * 32,
+        created_at=T0,
+        status=status,
+    )

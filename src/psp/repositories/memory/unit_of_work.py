@@ -178,7 +178,8 @@ class InMemoryPayableRepository:
                 continue
             existing.add((payable.transaction_id, payable.installment))
             self._staged.payables[payable.id] = payable
-            self._staged.events.append(payable_event_of(PAYABLE_CREATED, payable, payable.created_at))
+            created_event = payable_event_of(PAYABLE_CREATED, payable, payable.created_at)
+            _append_set_based_event(self._staged, created_event)
             created += 1
         return created
 
@@ -245,7 +246,7 @@ class InMemoryPayableRepository:
         for payable in due:
             paid = replace(payable, status=PayableStatus.PAID, paid_at=at, version=payable.version + 1)
             self._staged.payables[payable.id] = paid
-            self._staged.events.append(payable_event_of(PAYABLE_PAID, paid, at))
+            _append_set_based_event(self._staged, payable_event_of(PAYABLE_PAID, paid, at))
             total = totals.get(payable.currency, CurrencyTotals())
             totals[payable.currency] = CurrencyTotals(
                 count=total.count + 1,
@@ -277,8 +278,24 @@ def _mark_transaction_paid(staged: InMemoryStore, transaction_id: UUID, at: date
         return False
     paid = replace(transaction, status=TransactionStatus.PAID, updated_at=at, version=transaction.version + 1)
     staged.transactions[transaction_id] = paid
-    staged.events.append(transaction_event_of(TRANSACTION_PAID, paid, at))
+    _append_set_based_event(staged, transaction_event_of(TRANSACTION_PAID, paid, at))
     return True
+
+
+def _append_set_based_event(staged: InMemoryStore, event: Event) -> None:
+    """As Postgres writes them: handed off already when no live endpoint of the merchant wants the type."""
+    staged.events.append(event)
+    wanted = any(
+        _is_live(staged, endpoint) and endpoint.wants(event.type)
+        for endpoint in staged.webhook_endpoints.values()
+        if endpoint.merchant_id == event.merchant_id
+    )
+    if not wanted:
+        staged.events_published[event.id] = event.created_at
+
+
+def _is_live(staged: InMemoryStore, endpoint: WebhookEndpoint) -> bool:
+    return endpoint.status is EndpointStatus.ENABLED and endpoint.id not in staged.deleted_endpoints
 
 
 class InMemoryOutboxRepository:
@@ -488,7 +505,7 @@ class InMemoryWebhookDeliveryRepository:
         return _page(mine, page)
 
     def _usable(self, endpoint: WebhookEndpoint) -> bool:
-        return endpoint.status is EndpointStatus.ENABLED and endpoint.id not in self._staged.deleted_endpoints
+        return _is_live(self._staged, endpoint)
 
     def _create(
         self, event_ids: Sequence[UUID], endpoint_id: UUID | None, at: datetime, *, redelivery: bool
