@@ -1,9 +1,12 @@
 """The schema the migrations build is exactly the schema the code declares."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from alembic import command
+from alembic.config import Config
 from sqlalchemy import CheckConstraint, Connection, Engine, text
 
 from psp.data_sources.postgres.embedded import tuning_settings
@@ -39,10 +42,7 @@ def test_the_database_has_exactly_the_check_constraints_the_code_declares(engine
 
 def test_events_relayed_before_the_queue_indexes_merged_are_not_relayed_again(server_url: str) -> None:
     """Revision c8d2f5a1e7b3: the relay now reads 'not processed'; what SQS had accepted counts as such."""
-    url = create_database(server_url, "psp_migration_c8d2")
-    command.upgrade(alembic_config(url), "b4f1e7a2c903")
-    engine = build_engine(url, pool_size=1)
-    try:
+    with database_at(server_url, "psp_migration_c8d2", "b4f1e7a2c903") as (engine, config):
         with engine.begin() as connection:
             merchant = _insert_merchant(connection, MERCHANT)
             for published in (True, False):
@@ -54,14 +54,12 @@ def test_events_relayed_before_the_queue_indexes_merged_are_not_relayed_again(se
                     ),
                     {"m": merchant, "published": published},
                 )
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(config, "head")
         with engine.connect() as connection:
             rows = connection.execute(
                 text("SELECT published_at IS NOT NULL, processed_at IS NOT NULL FROM outbox ORDER BY 1")
             ).all()
         assert [tuple(row) for row in rows] == [(False, False), (True, True)]
-    finally:
-        engine.dispose()
 
 
 def test_the_session_server_runs_with_the_embedded_tuning(engine: Engine) -> None:
@@ -78,14 +76,11 @@ def test_balance_slots_collapse_into_one_row_on_downgrade_and_keep_counting_afte
     server_url: str,
 ) -> None:
     """Revision d1e6b9f3a4c7 (balance slots) both ways, with payables written under each shape."""
-    url = create_database(server_url, "psp_migration_d1e6")
-    command.upgrade(alembic_config(url), "head")
-    engine = build_engine(url, pool_size=1)
     balance = (
         "SELECT CAST(sum(waiting_funds) AS bigint), CAST(sum(available) AS bigint), count(*) "
         "FROM merchant_balances"
     )
-    try:
+    with database_at(server_url, "psp_migration_d1e6", "head") as (engine, config):
         with engine.begin() as connection:
             _insert_merchant(connection, MERCHANT)
         for amount in (1000, 2000, 4000):  # three transactions: three slots, most likely
@@ -93,34 +88,29 @@ def test_balance_slots_collapse_into_one_row_on_downgrade_and_keep_counting_afte
         with engine.connect() as connection:
             assert connection.execute(text(balance)).one()[:2] == (0, 7000)
 
-        command.downgrade(alembic_config(url), "c8d2f5a1e7b3")
+        command.downgrade(config, "c8d2f5a1e7b3")
         with engine.connect() as connection:
             assert tuple(connection.execute(text(balance)).one()) == (0, 7000, 1)
         _add_paid_transaction(engine, 500)  # the trigger of the one-row shape still counts
 
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(config, "head")
         _add_paid_transaction(engine, 250)
         with engine.connect() as connection:
             assert connection.execute(text(balance)).one()[:2] == (0, 7750)
-    finally:
-        engine.dispose()
 
 
 def test_transactions_written_before_hot_updates_await_the_acquirer_exactly_when_processing(
     server_url: str,
 ) -> None:
     """Revision f2b8d4c6a1e9 both ways, over rows written before it."""
-    url = create_database(server_url, "psp_migration_f2b8")
-    command.upgrade(alembic_config(url), "e5a7c3b9d2f1")
-    engine = build_engine(url, pool_size=1)
     awaiting = "SELECT status, awaiting_acquirer FROM transactions ORDER BY status"
     fillfactor = "SELECT reloptions FROM pg_class WHERE relname = 'transactions'"
-    try:
+    with database_at(server_url, "psp_migration_f2b8", "e5a7c3b9d2f1") as (engine, config):
         with engine.begin() as connection:
             _insert_merchant(connection, MERCHANT)
             for status in ("processing", "waiting_funds"):
                 _insert_transaction(connection, status)
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(config, "head")
         with engine.connect() as connection:
             assert [tuple(row) for row in connection.execute(text(awaiting))] == [
                 ("processing", True),
@@ -128,17 +118,28 @@ def test_transactions_written_before_hot_updates_await_the_acquirer_exactly_when
             ]
             assert connection.execute(text(fillfactor)).scalar_one() == ["fillfactor=50"]
 
-        command.downgrade(alembic_config(url), "e5a7c3b9d2f1")
+        command.downgrade(config, "e5a7c3b9d2f1")
         with engine.connect() as connection:
             assert connection.execute(text(fillfactor)).scalar_one() is None
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(config, "head")
         with engine.connect() as connection:
             assert connection.execute(text(awaiting)).all()[0][1] is True
-    finally:
-        engine.dispose()
 
 
 MERCHANT = "00000000-0000-0000-0000-00000000000a"
+
+
+@contextmanager
+def database_at(server_url: str, name: str, revision: str) -> Iterator[tuple[Engine, Config]]:
+    """A new database migrated to ``revision``, an engine on it (disposed on leaving), its Alembic config."""
+    url = create_database(server_url, name)
+    config = alembic_config(url)
+    command.upgrade(config, revision)
+    engine = build_engine(url, pool_size=1)
+    try:
+        yield engine, config
+    finally:
+        engine.dispose()
 
 
 def _insert_merchant(connection: Connection, merchant_id: str) -> str:
