@@ -1,7 +1,8 @@
-"""The framework ceiling: Flask + gunicorn + psycopg doing only psp's two inserts per transaction.
+"""The framework ceiling: Flask + gunicorn + psycopg doing only psp's inserts per transaction.
 
-No auth, no validation, no logging, no ORM: JSON in, the two inserts in one transaction from a psycopg
-pool, a small JSON answer out. Whatever psp costs above this is psp's own.
+No auth, no validation, no logging, no ORM: JSON in, psp's three rows (transaction, outbox event, public
+event) in psp's one statement and one transaction from a psycopg pool, a small JSON answer out. Whatever
+psp costs above this is psp's own.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, request
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 from psycopg_pool import ConnectionPool
 
-from benchmarks.sql import FINGERPRINT, INSERT_OUTBOX, INSERT_TRANSACTION
+from benchmarks.sql import FINGERPRINT, INSERT_APPROVAL
+from psp.domain.events import API_VERSION
+from psp.domain.ids import new_id
 
 
 def create_app() -> Flask:
@@ -34,8 +37,7 @@ def create_app() -> Flask:
         body = json.loads(request.get_data())
         row = transaction_row(body, merchant_id)
         with pool.connection() as connection:  # one transaction: committed when the block ends
-            connection.execute(INSERT_TRANSACTION, row)
-            connection.execute(INSERT_OUTBOX, row)
+            connection.execute(INSERT_APPROVAL, row)
         return {"id": str(row["id"]), "object": "transaction", "status": row["status"]}, 201
 
     return app
@@ -43,10 +45,12 @@ def create_app() -> Flask:
 
 def transaction_row(body: dict[str, Any], merchant_id: uuid.UUID) -> dict[str, Any]:
     now = datetime.now(UTC)
-    transaction_id = uuid.uuid4()
-    return {
+    transaction_id = new_id()
+    row: dict[str, Any] = {
         "id": transaction_id,
-        "event_id": uuid.uuid4(),
+        "outbox_id": new_id(),
+        "event_id": new_id(),
+        "api_version": API_VERSION,
         "merchant_id": merchant_id,
         "amount": body["amount"],
         "currency": "BRL",
@@ -77,4 +81,35 @@ def transaction_row(body: dict[str, Any], merchant_id: uuid.UUID) -> dict[str, A
                 "created_at": now.isoformat(),
             }
         ),
+    }
+    row["data"] = Json(transaction_object(row))
+    return row
+
+
+def transaction_object(row: dict[str, Any]) -> dict[str, Any]:
+    """The public event's object: the keys and kinds of values of ``psp.domain.objects``."""
+    stamp = row["created_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "id": str(row["id"]),
+        "object": "transaction",
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "description": row["description"],
+        "payment_method": row["payment_method"],
+        "installments": row["installments"],
+        "status": row["status"],
+        "amount_refunded": 0,
+        "decline_code": None,
+        "card": {
+            "brand": row["card_brand"],
+            "first_six": row["card_first_six"],
+            "last_four": row["card_last_four"],
+            "holder_name": row["card_holder_name"],
+            "expiration_month": row["card_expiration_month"],
+            "expiration_year": row["card_expiration_year"],
+            "fingerprint": row["card_fingerprint"],
+        },
+        "created_at": stamp,
+        "updated_at": stamp,
+        "version": 1,
     }

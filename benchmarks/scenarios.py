@@ -50,7 +50,7 @@ def _ceiling_figures(ceilings: Ceilings) -> list[Figure]:
                 "tx/s",
                 ceilings.postgres.latency_ms,
                 ceilings.postgres.failed,
-                note="2 inserts/tx, -M prepared",
+                note="psp's 3-row approval statement, -M prepared",
             )
         )
     figures.append(_load_figure("framework ceiling (bare Flask)", ceilings.framework))
@@ -64,7 +64,7 @@ def ceilings_scenario(bench: Bench) -> ScenarioResult:
     ceilings = bench.measure_ceilings()
     result = ScenarioResult(
         "ceilings",
-        f"psp's two inserts, {bench.sizes.connections} connections, {bench.sizes.duration:.0f} s",
+        f"psp's approval statement, {bench.sizes.connections} connections, {bench.sizes.duration:.0f} s",
         figures=_ceiling_figures(ceilings),
     )
     if ceilings.postgres is not None:
@@ -175,7 +175,7 @@ def pipeline_scenario(bench: Bench) -> ScenarioResult:
                 "tx/s created",
                 fed["lag_ms"],
                 fed["missing_payables"],
-                note=f"{fed['offered_rate']:,.0f} tx/s offered (pgbench -R, the API's two inserts)",
+                note=f"{fed['offered_rate']:,.0f} tx/s offered (pgbench -R, the API's approval statement)",
             )
         )
     result.figures.append(
