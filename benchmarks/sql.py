@@ -3,8 +3,10 @@
 An approval writes three rows in one statement (``psp.repositories.postgres.appends``): the transaction,
 its outbox event for the payables worker and its public ``transaction.approved`` event, whose ``data`` is
 the transaction object. These mirror ``transaction_row``, ``outbox_row`` and ``event_row``: the same
-columns, the same kinds of values (time-ordered ids, JSON of the same shape and size), one statement in
-one database transaction. If the product's schema or its approval statement changes, change these too.
+columns, the same kinds of values (time-ordered ids, JSON of the same shape and size), one statement sent
+alone in autocommit, as psp sends it (a statement is atomic on its own: no BEGIN and COMMIT round trips).
+If the product's schema or its approval statement changes, change these too (``tests/integration/
+test_benchmark_sql.py`` compares the rows).
 """
 
 from __future__ import annotations
@@ -40,10 +42,9 @@ INSERT INTO events ({EVENT_COLUMNS}) VALUES (
     %(created_at)s, %(created_at)s)
 """  # noqa: S608 - constants only
 
-# pgbench (-M prepared): the same three rows in one statement, in one transaction; :merchant comes from -D.
+# pgbench (-M prepared): the same three rows in one statement, alone; :merchant comes from -D.
 # The ids are psp's time-ordered ones (``psp_uuid_v7``, from psp's migrations); the JSON has psp's keys.
 PGBENCH_SCRIPT = f"""\\set amount random(100, 100000)
-BEGIN;
 WITH transaction AS (
     INSERT INTO transactions ({TRANSACTION_COLUMNS})
     VALUES (psp_uuid_v7(now()), :merchant, :amount, 'BRL', 'Benchmark', 'credit_card', 1, 'waiting_funds',
@@ -76,5 +77,4 @@ SELECT psp_uuid_v7(now()), t.merchant_id, 'transaction.approved', t.id, 1,
                          'created_at', t.created_at, 'updated_at', t.updated_at, 'version', t.version),
        '{API_VERSION}', t.created_at, t.created_at
 FROM transaction AS t;
-COMMIT;
 """  # noqa: S608 - a pgbench script built from this module's constants
