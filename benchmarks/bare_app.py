@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 from benchmarks.sql import FINGERPRINT, INSERT_APPROVAL
 from psp.domain.events import API_VERSION
 from psp.domain.ids import new_id
+from psp.domain.objects import timestamp
 
 
 def create_app() -> Flask:
@@ -94,7 +95,7 @@ def transaction_row(body: dict[str, Any], merchant_id: uuid.UUID) -> dict[str, A
 
 def transaction_object(row: dict[str, Any]) -> dict[str, Any]:
     """The public event's object: the keys and kinds of values of ``psp.domain.objects``."""
-    stamp = row["created_at"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    stamp = timestamp(row["created_at"])
     return {
         "id": str(row["id"]),
         "object": "transaction",

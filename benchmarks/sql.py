@@ -44,6 +44,8 @@ INSERT INTO events ({EVENT_COLUMNS}) VALUES (
 
 # pgbench (-M prepared): the same three rows in one statement, alone; :merchant comes from -D.
 # The ids are psp's time-ordered ones (``psp_uuid_v7``, from psp's migrations); the JSON has psp's keys.
+# The JSON comes from json_build_object, not ``event_sql.transaction_json_sql``: pgbench would read that
+# builder's to_char pattern (HH24:MI:SS) as variables :MI and :SS.
 PGBENCH_SCRIPT = f"""\\set amount random(100, 100000)
 WITH transaction AS (
     INSERT INTO transactions ({TRANSACTION_COLUMNS})
