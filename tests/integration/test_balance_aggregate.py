@@ -1,4 +1,5 @@
-"""The maintained balance aggregate stays exactly the sum of payables through every kind of write."""
+"""What is maintained beside the payables stays exact through every kind of write: the balance aggregate
+(the sum of payables) and the settlement list (``waiting_payables``: exactly the waiting ones)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,15 @@ def assert_aggregate_is_exact(engine: Engine) -> None:
     assert rows_of(engine, AGGREGATE) == rows_of(engine, SUMS)
 
 
+WAITING = "SELECT payment_date, id FROM payables WHERE status = 'waiting_funds'"
+LISTED = "SELECT payment_date, payable_id FROM waiting_payables"
+
+
+def assert_settlement_lists_exactly_the_waiting_payables(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert set(connection.execute(text(LISTED))) == set(connection.execute(text(WAITING)))
+
+
 approve = st.tuples(
     st.just("approve"),
     st.sampled_from(list(PaymentMethod)),
@@ -60,7 +70,7 @@ steps = st.lists(st.one_of(approve, work, settle, give_back), min_size=1, max_si
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(story=steps)
-def test_the_balance_aggregate_equals_the_sum_of_payables_after_any_sequence_of_writes(
+def test_the_balance_aggregate_and_the_settlement_list_stay_exact_after_any_sequence_of_writes(
     container: Container, story: list[tuple[Any, ...]]
 ) -> None:
     merchant: Onboarded = onboard(container, "Aggregate Ltd")
@@ -86,6 +96,7 @@ def test_the_balance_aggregate_equals_the_sum_of_payables_after_any_sequence_of_
             with contextlib.suppress(UnprocessableEntity):
                 refund(container, merchant, approved[which % len(approved)].id, amount)
         assert_aggregate_is_exact(container.engine)
+        assert_settlement_lists_exactly_the_waiting_payables(container.engine)
     event("payables rows: " + ("some" if rows_of(container.engine, SUMS) else "none"))
 
 

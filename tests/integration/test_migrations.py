@@ -126,6 +126,43 @@ def test_transactions_written_before_hot_updates_await_the_acquirer_exactly_when
             assert connection.execute(text(awaiting)).all()[0][1] is True
 
 
+def test_payables_written_before_hot_updates_are_listed_for_settlement_exactly_when_waiting(
+    server_url: str,
+) -> None:
+    """Revision a7c4e2d9b6f3 both ways, over payables written before it, and its trigger afterwards."""
+    listed = "SELECT p.status FROM waiting_payables AS w JOIN payables AS p ON p.id = w.payable_id"
+    fillfactor = "SELECT reloptions FROM pg_class WHERE relname = 'payables'"
+    status_indexes = (
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'payables' AND indexdef LIKE '%status%' "
+        "ORDER BY indexname"
+    )
+    with database_at(server_url, "psp_migration_a7c4", "f2b8d4c6a1e9") as (engine, config):
+        with engine.begin() as connection:
+            _insert_merchant(connection, MERCHANT)
+        _add_paid_transaction(engine, 1500)
+        _add_waiting_transaction(engine, 2500)
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            assert connection.execute(text(listed)).scalars().all() == ["waiting_funds"]
+            assert connection.execute(text(fillfactor)).scalar_one() == ["fillfactor=50"]
+            assert connection.execute(text(status_indexes)).scalars().all() == []
+        _add_waiting_transaction(engine, 3500)  # the trigger lists it
+        _add_paid_transaction(engine, 4500)  # and not this one
+        with engine.connect() as connection:
+            assert connection.execute(text(listed)).scalars().all() == ["waiting_funds"] * 2
+
+        command.downgrade(config, "f2b8d4c6a1e9")
+        with engine.connect() as connection:
+            assert connection.execute(text(fillfactor)).scalar_one() is None
+            assert connection.execute(text(status_indexes)).scalars().all() == [
+                "ix_payables_due",
+                "ix_payables_merchant_status_recent",
+            ]
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            assert connection.execute(text(listed)).scalars().all() == ["waiting_funds"] * 2
+
+
 MERCHANT = "00000000-0000-0000-0000-00000000000a"
 
 
@@ -165,6 +202,30 @@ def _insert_transaction(connection: Connection, status: str) -> None:
         ),
         {"m": MERCHANT, "s": status, "f": "f" * 64},
     )
+
+
+def _add_waiting_transaction(engine: Engine, amount: int) -> None:
+    """A credit transaction with one payable waiting for funds (net = amount, no fee)."""
+    with engine.begin() as connection:
+        transaction = connection.execute(
+            text(
+                "INSERT INTO transactions (id, merchant_id, amount, currency, description, payment_method, "
+                "installments, status, fee_bps, card_brand, card_first_six, card_last_four, "
+                "card_holder_name, card_expiration_month, card_expiration_year, card_fingerprint, "
+                "created_at, updated_at) VALUES (gen_random_uuid(), :m, :a, 'BRL', 'x', 'credit_card', 1, "
+                "'waiting_funds', 0, 'visa', '411111', '1111', 'Ana', 12, 2030, :f, now(), now()) "
+                "RETURNING id"
+            ),
+            {"m": MERCHANT, "a": amount, "f": "f" * 64},
+        ).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO payables (id, merchant_id, transaction_id, installment, status, amount, fee, "
+                "net_amount, currency, payment_date, paid_at, created_at) VALUES (gen_random_uuid(), :m, "
+                ":t, 1, 'waiting_funds', :a, 0, :a, 'BRL', current_date + 30, NULL, now())"
+            ),
+            {"m": MERCHANT, "t": transaction, "a": amount},
+        )
 
 
 def _add_paid_transaction(engine: Engine, amount: int) -> None:

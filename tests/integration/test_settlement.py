@@ -294,7 +294,7 @@ def test_the_settle_command_prints_counts_and_sums_per_currency(
     assert "chunk 2: 3 payable(s) paid so far" in result.stderr
 
 
-def test_settling_rewrites_each_transaction_in_place_without_new_index_entries(
+def test_settling_rewrites_each_payable_and_transaction_in_place_without_new_index_entries(
     container: Container, merchant: Onboarded
 ) -> None:
     """A HOT update: no index names a column settlement changes, and the page has room for the row."""
@@ -309,15 +309,51 @@ def test_settling_rewrites_each_transaction_in_place_without_new_index_entries(
         completed = PostgresTransactionRepository(connection, PendingAppends()).mark_paid_when_fully_settled(
             chunk.transaction_ids, now
         )
-        updated, hot = connection.execute(
-            text(
-                "SELECT pg_stat_get_xact_tuples_updated(c), pg_stat_get_xact_tuples_hot_updated(c) "
-                "FROM CAST('transactions' AS regclass) AS c"
+        updates = {
+            table: tuple(
+                connection.execute(
+                    text(
+                        "SELECT pg_stat_get_xact_tuples_updated(c), pg_stat_get_xact_tuples_hot_updated(c) "
+                        "FROM CAST(CAST(:table AS text) AS regclass) AS c"
+                    ),
+                    {"table": table},
+                ).one()
             )
-        ).one()
+            for table in ("payables", "transactions")
+        }
 
-    assert (chunk.transactions_paid, completed) == (40, 10)
-    assert (updated, hot) == (50, 50)
+    assert (chunk.count, chunk.transactions_paid, completed) == (70, 40, 10)
+    assert updates == {"payables": (70, 70), "transactions": (50, 50)}
+
+
+def test_a_listed_payable_no_longer_waiting_is_taken_off_the_list_and_never_paid_twice(
+    container: Container, merchant: Onboarded
+) -> None:
+    """Only settlement moves a payable out of waiting_funds, so this is defence: the run goes on past it."""
+    merchant_id = merchant.merchant.id
+    record_with_payables(container, [credit_transaction(merchant_id, days_ago(40)) for _ in range(2)])
+    settle_due_payables(date.today(), uow_factory=container.uow_factory, chunk_size=1, clock=container.clock)
+    first_paid = paid_at_by_payable(container.engine)
+    record_with_payables(container, [credit_transaction(merchant_id, days_ago(40))])
+    with container.engine.begin() as connection:  # list the paid ones again, ahead of the waiting one
+        connection.execute(
+            text(
+                "INSERT INTO waiting_payables (payment_date, payable_id) "
+                "SELECT current_date - 30, id FROM payables WHERE status = 'paid'"
+            )
+        )
+
+    report = settle_due_payables(
+        date.today(), uow_factory=container.uow_factory, chunk_size=2, clock=container.clock
+    )
+
+    assert (report.payables_paid, report.chunks) == (1, 2)
+    paid_at = paid_at_by_payable(container.engine)
+    assert {k: v for k, v in paid_at.items() if k in first_paid} == first_paid  # not paid again
+    assert len(paid_at) == 3
+    assert None not in paid_at.values()
+    with container.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM waiting_payables")).scalar_one() == 0
 
 
 def test_a_transaction_awaits_the_acquirer_exactly_while_it_is_processing(

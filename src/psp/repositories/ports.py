@@ -87,11 +87,14 @@ class SettledChunk:
 
     ``transactions_paid`` counts the transactions in a single installment the chunk completed itself;
     ``transaction_ids`` are the other transactions it touched, for ``mark_paid_when_fully_settled``.
+    ``claimed`` counts the due entries the chunk took off the settlement list: every payable it paid,
+    plus any entry whose payable was no longer waiting (none should be). Settlement ends when it is 0.
     """
 
     totals: dict[str, CurrencyTotals] = field(default_factory=dict)
     transaction_ids: list[UUID] = field(default_factory=list)
     transactions_paid: int = 0
+    claimed: int = 0
 
     @property
     def count(self) -> int:

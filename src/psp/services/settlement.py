@@ -100,7 +100,7 @@ def _settle_chunks_until_none_due(
             with uow_factory() as uow:
                 now = clock()
                 chunk = uow.payables.settle_due(run_date, chunk_size, now)
-                if chunk.count == 0:
+                if chunk.claimed == 0:
                     return
                 transactions_paid = chunk.transactions_paid + uow.transactions.mark_paid_when_fully_settled(
                     chunk.transaction_ids, now

@@ -41,6 +41,7 @@ metadata = MetaData(
 
 CURRENCY_CHECK = "~ '^[A-Z]{3}$'"
 TRANSACTIONS_FILLFACTOR: Final = 50
+PAYABLES_FILLFACTOR: Final = 50
 
 
 def _sealed(column: str) -> str:
@@ -170,21 +171,25 @@ payables = Table(
     CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_at_iff_paid"),
     CheckConstraint("fee + net_amount = amount", name="fee_plus_net_is_gross"),
     CheckConstraint(f"currency {CURRENCY_CHECK}", name="currency_iso"),
+    # No index names `status` (nor a column settlement changes): settling rewrites each payable in place
+    # (a HOT update: no new index entries, the new version on the row's own page), the way it rewrites
+    # its transaction. What is still to pay is found through `waiting_payables` instead, and a list
+    # filtered by status reads the merchant's recent payables and skips the other status.
     Index("ix_payables_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
-    Index(
-        "ix_payables_merchant_status_recent",
-        "merchant_id",
-        "status",
-        text("created_at DESC"),
-        text("id DESC"),
-    ),
     Index("ix_payables_merchant_payment_date", "merchant_id", "payment_date"),
-    Index(
-        "ix_payables_due",
-        "payment_date",
-        "id",
-        postgresql_where=text("status = 'waiting_funds'"),
-    ),
+    # Room on every page for one new version of each row: a payable is paid once after it is written.
+    postgresql_with={"fillfactor": PAYABLES_FILLFACTOR},
+)
+
+# Exactly the payables waiting for funds, by payment date: what settlement claims (and deletes) chunk by
+# chunk. A statement trigger on `payables` adds every waiting payable inserted, whatever writes it;
+# settlement is the only writer that moves a payable out of `waiting_funds`, and it deletes the rows it
+# claims in the statement that pays them (see the migration that made settlement updates HOT).
+waiting_payables = Table(
+    "waiting_payables",
+    metadata,
+    Column("payment_date", Date, primary_key=True),
+    Column("payable_id", UUID(as_uuid=True), primary_key=True),
 )
 
 # The outbox and events rows still to hand off, whichever queue backend runs: the Postgres queue's worker or

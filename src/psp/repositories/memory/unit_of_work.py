@@ -264,6 +264,7 @@ class InMemoryPayableRepository:
             totals=totals,
             transaction_ids=[tid for tid in touched if tid not in completed],
             transactions_paid=len(completed),
+            claimed=len(due),
         )
 
     def _is_single_installment(self, transaction_id: UUID) -> bool:

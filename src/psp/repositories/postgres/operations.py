@@ -9,8 +9,8 @@ from sqlalchemy import Engine, Row, text
 from psp.data_sources.postgres.tables import NOT_HANDED_OFF
 from psp.lib.metrics import PipelineHealth, WebhookHealth
 
-# Each count rides a partial index (ix_outbox_claimable, ix_payables_due, ix_webhook_deliveries_due);
-# webhook endpoints are few (a handful per merchant).
+# Each count rides a partial index (ix_outbox_claimable, ix_webhook_deliveries_due) or the primary key
+# of waiting_payables; webhook endpoints are few (a handful per merchant).
 _WEBHOOKS = """
         (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS deliveries_pending,
         (SELECT count(*) FROM webhook_deliveries
@@ -25,9 +25,8 @@ _HEALTH = """
         (SELECT count(*) FROM outbox WHERE {pending}) AS backlog,
         (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM outbox WHERE {pending}) AS lag,
         (SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL AND processed_at IS NULL) AS dead,
-        (SELECT count(*) FROM payables WHERE status = 'waiting_funds') AS waiting,
-        (SELECT count(*) FROM payables WHERE status = 'waiting_funds' AND payment_date <= current_date)
-            AS due,
+        (SELECT count(*) FROM waiting_payables) AS waiting,
+        (SELECT count(*) FROM waiting_payables WHERE payment_date <= current_date) AS due,
 """
 
 

@@ -24,8 +24,12 @@ from psp.repositories.postgres.event_sql import (
 from psp.repositories.postgres.pagination import fetch_page
 
 # One statement claims a chunk of due payables (skipping rows a concurrent settler holds), pays them and
-# sums what it paid, so a chunk costs one round trip however large it is. ``= ANY(ARRAY(...))`` makes the
-# planner look the chunk up by primary key; a join on the CTE was planned as a scan of the whole table.
+# sums what it paid, so a chunk costs one round trip however large it is. The chunk comes from
+# ``waiting_payables`` (exactly the waiting payables, by payment date), whose claimed rows it deletes, so
+# the payables' own update names no indexed column and is HOT. ``= ANY(ARRAY(...))`` makes the planner
+# look the chunk up by primary key (ctid for the claimed rows); a join on the CTE was planned as a scan of
+# the whole table. A claimed payable is paid only if it is still waiting, so a row left behind could never
+# pay twice; ``claimed`` counts every row taken, and settlement ends when a chunk claims none.
 # The same statement writes one ``payable.paid`` event per payable it pays (set-based, no row in Python),
 # and completes the transactions in a single installment whose payable it paid, with their
 # ``transaction.paid`` events: their one installment is the only payable that can be waiting (adjustments
@@ -34,14 +38,16 @@ from psp.repositories.postgres.pagination import fetch_page
 _SETTLE_DUE = text(
     f"""
     WITH due AS (
-        SELECT id FROM payables
-        WHERE status = 'waiting_funds' AND payment_date <= :run_date
-        ORDER BY payment_date, id
+        SELECT ctid FROM waiting_payables
+        WHERE payment_date <= :run_date
+        ORDER BY payment_date, payable_id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        DELETE FROM waiting_payables WHERE ctid = ANY(ARRAY(SELECT ctid FROM due)) RETURNING payable_id
     ), paid AS (
         UPDATE payables AS p SET status = 'paid', paid_at = :at, version = p.version + 1
-        WHERE p.id = ANY(ARRAY(SELECT id FROM due))
+        WHERE p.id = ANY(ARRAY(SELECT payable_id FROM claimed)) AND p.status = 'waiting_funds'
         RETURNING p.*
     ), paid_events AS (
         {insert_events_sql(PAYABLE_PAID, "paid", "e", payable_json_sql("e"), AT_PARAMETER)}
@@ -53,11 +59,14 @@ _SETTLE_DUE = text(
     ), completed_events AS (
         {insert_events_sql(TRANSACTION_PAID, "completed", "e", transaction_json_sql("e"), AT_PARAMETER)}
     )
-    SELECT paid.currency, count(*) AS paid_count, sum(paid.amount) AS gross, sum(paid.fee) AS fee,
-           sum(paid.net_amount) AS net, count(completed.id) AS transactions_paid,
-           array_agg(DISTINCT paid.transaction_id) FILTER (WHERE completed.id IS NULL) AS transaction_ids
-    FROM paid LEFT JOIN completed ON completed.id = paid.transaction_id
-    GROUP BY paid.currency
+    SELECT (SELECT count(*) FROM claimed) AS claimed, totals.*
+    FROM (SELECT 1) AS one LEFT JOIN (
+        SELECT paid.currency, count(*) AS paid_count, sum(paid.amount) AS gross, sum(paid.fee) AS fee,
+               sum(paid.net_amount) AS net, count(completed.id) AS transactions_paid,
+               array_agg(DISTINCT paid.transaction_id) FILTER (WHERE completed.id IS NULL) AS transaction_ids
+        FROM paid LEFT JOIN completed ON completed.id = paid.transaction_id
+        GROUP BY paid.currency
+    ) AS totals ON true
     """  # noqa: S608 - constant SQL composed from our own fragments  # nosec B608
 )
 # Payables arrive in batches of any size; one statement text for all of them (column arrays through
@@ -177,18 +186,21 @@ class PostgresPayableRepository:
         )
 
     def settle_due(self, run_date: date, limit: int, at: datetime) -> SettledChunk:
-        rows = self._connection.execute(_SETTLE_DUE, {"run_date": run_date, "limit": limit, "at": at}).all()
+        result = self._connection.execute(_SETTLE_DUE, {"run_date": run_date, "limit": limit, "at": at})
+        rows = result.all()  # one row per currency paid; one row with no currency when none was
+        paid_rows = [row for row in rows if row.currency is not None]
         totals = {
             row.currency: CurrencyTotals(
                 count=row.paid_count, gross=int(row.gross), fee=int(row.fee), net=int(row.net)
             )
-            for row in rows
+            for row in paid_rows
         }
-        transaction_ids = sorted({tid for row in rows for tid in row.transaction_ids or ()})
+        transaction_ids = sorted({tid for row in paid_rows for tid in row.transaction_ids or ()})
         return SettledChunk(
             totals=totals,
             transaction_ids=transaction_ids,
-            transactions_paid=sum(row.transactions_paid for row in rows),
+            transactions_paid=sum(row.transactions_paid for row in paid_rows),
+            claimed=rows[0].claimed,
         )
 
 
