@@ -8,6 +8,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import CheckConstraint, Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from psp.data_sources.postgres.embedded import tuning_settings
 from psp.data_sources.postgres.engine import build_engine
@@ -161,6 +162,31 @@ def test_payables_written_before_hot_updates_are_listed_for_settlement_exactly_w
         command.upgrade(config, "head")
         with engine.connect() as connection:
             assert connection.execute(text(listed)).scalars().all() == ["waiting_funds"] * 2
+
+
+def test_payable_paid_events_stored_without_data_get_it_back_on_downgrade(server_url: str) -> None:
+    """Revision b3e8f1c5d2a9 both ways: the data a downgrade writes is the paid payable's object."""
+    derived = (
+        "INSERT INTO events (id, merchant_id, event_type, object_id, object_version, data, api_version, "
+        "created_at, visible_at) SELECT gen_random_uuid(), merchant_id, 'payable.paid', id, version, NULL, "
+        "'2026-11-20', now(), now() FROM payables"
+    )
+    data = "SELECT e.data, p.id AS payable_id FROM events AS e JOIN payables AS p ON p.id = e.object_id"
+    with database_at(server_url, "psp_migration_b3e8", "head") as (engine, config):
+        with engine.begin() as connection:
+            _insert_merchant(connection, MERCHANT)
+        _add_paid_transaction(engine, 1500)
+        with engine.begin() as connection:
+            connection.execute(text(derived))
+
+        command.downgrade(config, "a7c4e2d9b6f3")
+        with engine.connect() as connection:
+            [(document, payable_id)] = connection.execute(text(data)).all()
+        assert (document["object"], document["status"]) == ("payable", "paid")
+        assert document["id"] == str(payable_id)
+        with pytest.raises(IntegrityError, match="not-null"), engine.begin() as connection:
+            connection.execute(text(derived))
+        command.upgrade(config, "head")
 
 
 MERCHANT = "00000000-0000-0000-0000-00000000000a"

@@ -14,6 +14,7 @@ from psp.domain.cards import Card
 from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID, transaction_event
 from psp.domain.ids import new_id
 from psp.domain.merchants import ApiKey, Merchant
+from psp.domain.objects import payable_object
 from psp.domain.pagination import Cursor, PageRequest
 from psp.domain.payables import BalanceLine, Payable, PayableStatus
 from psp.domain.refunds import Refund
@@ -429,8 +430,10 @@ def test_set_based_events_wait_for_hand_off_only_where_a_live_endpoint_wants_the
         uow.commit()
 
     with uow_factory() as uow:
-        waiting = [(event.merchant_id, event.type) for event in uow.events.claim_unpublished(100)]
-    assert sorted(waiting) == [(subscribed.id, PAYABLE_PAID)]
+        claimed = uow.events.claim_unpublished(100)
+        [paid] = uow.payables.list_for_transaction_for_update(sales[1].id)
+    assert [(event.merchant_id, event.type) for event in claimed] == [(subscribed.id, PAYABLE_PAID)]
+    assert claimed[0].data == {**payable_object(paid), "version": 2}
 
 
 def an_endpoint(

@@ -376,3 +376,20 @@ def test_a_transaction_awaits_the_acquirer_exactly_while_it_is_processing(
         container.engine.begin() as connection,
     ):
         connection.execute(out_of_step, {"id": processing.id})
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE payables SET amount = amount WHERE status = 'paid'",
+        "DELETE FROM payables WHERE status = 'paid'",
+    ],
+)
+def test_a_paid_payable_never_changes_so_its_paid_event_can_be_rendered_from_it(
+    container: Container, merchant: Onboarded, statement: str
+) -> None:
+    record_with_payables(container, [credit_transaction(merchant.merchant.id, days_ago(40))])
+    settle_due_payables(date.today(), uow_factory=container.uow_factory, chunk_size=10, clock=container.clock)
+
+    with pytest.raises(IntegrityError, match="a paid payable never changes"), container.engine.begin() as c:
+        c.execute(text(statement))

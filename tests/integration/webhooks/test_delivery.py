@@ -23,6 +23,7 @@ from psp.domain.events import (
 )
 from psp.domain.pagination import PageRequest
 from psp.domain.transactions import PaymentMethod, Transaction
+from psp.repositories.postgres.queue import EVENTS, PostgresEventQueue
 from psp.services import webhooks as service
 from psp.services.merchants import Onboarded
 from psp.services.payables import create_payables
@@ -169,7 +170,7 @@ def test_events_written_by_settlement_wait_for_delivery_only_where_a_live_endpoi
         register(container, merchant, receiver.url, events=(PAYABLE_PAID,))
         gone = register(container, merchant, receiver.url)  # every type, but deleted: wants nothing
         service.delete_endpoint(principal_of(merchant), gone.id, uow=container.uow(), clock=container.clock)
-        pay_then_settle(container, merchant)
+        transaction = pay_then_settle(container, merchant)
         with container.engine.connect() as connection:
             waiting = dict(
                 connection.execute(
@@ -190,6 +191,31 @@ def test_events_written_by_settlement_wait_for_delivery_only_where_a_live_endpoi
     }
     assert len(receiver.requests) == 1
     assert json.loads(request.body)["type"] == PAYABLE_PAID
+    with container.uow() as uow:  # its data, rendered from the paid payable, is the API's object
+        [payable] = uow.payables.list_for_transaction_for_update(transaction.id)
+    assert json.loads(request.body)["data"]["object"] == {**payable_json(payable), "version": 2}
+
+
+def test_the_webhooks_queue_hands_over_a_paid_payable_event_with_the_object_rendered_from_the_payable(
+    container: Container, merchant: Onboarded
+) -> None:
+    """A ``payable.paid`` event stores no data; every reader renders it from the paid payable."""
+    register(container, merchant, "http://localhost:9/hook", events=(PAYABLE_PAID,))
+    transaction = pay_then_settle(container, merchant)
+    queue = PostgresEventQueue(
+        container.engine, visibility_timeout=30, max_receives=5, poll_interval=0.05, table=EVENTS
+    )
+
+    payloads = {item.event.type: item.event.payload for item in queue.receive(10, 0)}
+
+    with container.uow() as uow:
+        [payable] = uow.payables.list_for_transaction_for_update(transaction.id)
+    assert payloads[PAYABLE_PAID] == {**payable_json(payable), "version": 2}
+    with container.engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT data FROM events WHERE event_type = :t"), {"t": PAYABLE_PAID}
+        ).scalar_one()
+    assert stored is None
 
 
 def test_a_redelivered_event_arrives_again_with_the_same_webhook_id(

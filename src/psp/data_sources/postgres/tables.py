@@ -297,7 +297,9 @@ events = Table(
     Column("object_id", UUID(as_uuid=True), nullable=False),
     Column("object_version", Integer, nullable=False),
     # JSON, not JSONB: the object keeps its documented key order, and is sent byte for byte as stored.
-    Column("data", JSON, nullable=False),
+    # NULL for a `payable.paid` event: its data is its paid payable, which never changes again, rendered
+    # when the event is read (`event_sql.event_data_sql`).
+    Column("data", JSON, nullable=True),
     Column("api_version", String(16), nullable=False),
     _timestamp("created_at"),
     _timestamp("visible_at"),
@@ -306,6 +308,7 @@ events = Table(
     _timestamp("dead_at", nullable=True),
     _timestamp("published_at", nullable=True),
     CheckConstraint("object_version >= 1", name="object_version_positive"),
+    CheckConstraint("data IS NOT NULL OR event_type = 'payable.paid'", name="data_stored_unless_derived"),
     CheckConstraint("receive_count >= 0", name="receive_count_not_negative"),
     Index("ix_events_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
     Index(

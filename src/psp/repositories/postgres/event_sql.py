@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from psp.domain.events import API_VERSION
+from psp.domain.events import API_VERSION, PAYABLE_PAID
 
 
 def sql_timestamp(column: str) -> str:
@@ -124,6 +124,20 @@ def transaction_json_sql(alias: str) -> str:
             ("version", number(f"{a}.version")),
         )
     )
+
+
+# A ``payable.paid`` event stores no data: once paid, a payable never changes again (a trigger refuses
+# any update or delete of a paid payable), so the object it reports is the payable's row as it stands,
+# rendered when the event is read. Settlement writes 1,000,000 of them for a million payables; building
+# and storing their JSON was 14 % of its time. Every read of ``events.data`` goes through this.
+DERIVED_EVENT_TYPE: Final = PAYABLE_PAID
+
+
+def event_data_sql(alias: str) -> str:
+    """The data of event ``alias``: as stored, or rendered from its paid payable (see above)."""
+    return f"""coalesce({alias}.data, (
+        SELECT {payable_json_sql("p")} FROM payables AS p
+        WHERE p.id = {alias}.object_id AND {alias}.event_type = '{DERIVED_EVENT_TYPE}'))"""  # noqa: S608  # nosec B608
 
 
 # The ``:at`` parameter of a statement, typed, for stamping the events it writes.

@@ -8,16 +8,25 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, Select, func, literal_column, select, text, type_coerce, update
 
 from psp.data_sources.postgres.tables import NOT_HANDED_OFF, events
 from psp.domain.events import Event
 from psp.domain.pagination import Page, PageRequest
 from psp.repositories.postgres.appends import PendingAppends
+from psp.repositories.postgres.event_sql import event_data_sql
 from psp.repositories.postgres.pagination import fetch_page
 
 # The relay reads the claimable index the Postgres queue reads; it marks what SQS accepted as processed.
 _NOT_HANDED_OFF = text(NOT_HANDED_OFF)
+
+# Every column of an event, its data as stored or rendered from its paid payable (event_sql).
+_DATA = type_coerce(literal_column(event_data_sql(events.name)), events.c.data.type).label("data")
+_READABLE_COLUMNS = [*(column for column in events.c if column.name != "data"), _DATA]
+
+
+def _select_events() -> Select[Any]:
+    return select(*_READABLE_COLUMNS)
 
 
 class PostgresEventRepository:
@@ -29,12 +38,12 @@ class PostgresEventRepository:
         self._appends.add(events, event_row(event))  # written with the change it reports, see appends
 
     def get(self, merchant_id: UUID, event_id: UUID) -> Event | None:
-        query = select(events).where(events.c.id == event_id, events.c.merchant_id == merchant_id)
+        query = _select_events().where(events.c.id == event_id, events.c.merchant_id == merchant_id)
         row = self._connection.execute(query).first()
         return None if row is None else event_from_row(row._mapping)
 
     def list(self, merchant_id: UUID, event_type: str | None, page: PageRequest) -> Page[Event]:
-        query = select(events).where(events.c.merchant_id == merchant_id)
+        query = _select_events().where(events.c.merchant_id == merchant_id)
         if event_type is not None:
             query = query.where(events.c.event_type == event_type)
         return fetch_page(self._connection, query, events, page, event_from_row)
@@ -52,7 +61,7 @@ class PostgresEventRepository:
 
     def claim_unpublished(self, limit: int) -> builtins.list[Event]:
         statement = (
-            select(events)
+            _select_events()
             .where(_NOT_HANDED_OFF)
             .order_by(events.c.visible_at, events.c.id)
             .limit(limit)

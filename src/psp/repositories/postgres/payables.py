@@ -30,7 +30,8 @@ from psp.repositories.postgres.pagination import fetch_page
 # look the chunk up by primary key (ctid for the claimed rows); a join on the CTE was planned as a scan of
 # the whole table. A claimed payable is paid only if it is still waiting, so a row left behind could never
 # pay twice; ``claimed`` counts every row taken, and settlement ends when a chunk claims none.
-# The same statement writes one ``payable.paid`` event per payable it pays (set-based, no row in Python),
+# The same statement writes one ``payable.paid`` event per payable it pays (set-based, no row in Python;
+# its data is rendered from the paid payable when read, see ``event_sql.event_data_sql``),
 # and completes the transactions in a single installment whose payable it paid, with their
 # ``transaction.paid`` events: their one installment is the only payable that can be waiting (adjustments
 # are born paid), and this settler holds it, so no other settler can complete them. The transactions it
@@ -50,7 +51,7 @@ _SETTLE_DUE = text(
         WHERE p.id = ANY(ARRAY(SELECT payable_id FROM claimed)) AND p.status = 'waiting_funds'
         RETURNING p.*
     ), paid_events AS (
-        {insert_events_sql(PAYABLE_PAID, "paid", "e", payable_json_sql("e"), AT_PARAMETER)}
+        {insert_events_sql(PAYABLE_PAID, "paid", "e", "CAST(NULL AS json)", AT_PARAMETER)}
     ), completed AS (
         UPDATE transactions AS t SET status = 'paid', updated_at = :at, version = t.version + 1
         WHERE t.id = ANY(ARRAY(SELECT transaction_id FROM paid))

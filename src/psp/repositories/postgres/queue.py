@@ -18,6 +18,7 @@ from sqlalchemy import Engine, TextClause, text
 from psp.data_sources.postgres.engine import database_answers
 from psp.data_sources.postgres.tables import NOT_HANDED_OFF
 from psp.repositories.ports import ReceivedEvent
+from psp.repositories.postgres.event_sql import event_data_sql
 from psp.repositories.postgres.outbox import outbox_event_from_row
 
 log = structlog.get_logger(__name__)
@@ -25,16 +26,18 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class QueueTable:
-    """A table serving as a queue: its name, and the columns holding an event's aggregate and payload."""
+    """A table serving as a queue: its name, the column holding an event's aggregate, and the SQL of its
+    payload for a row aliased ``o``."""
 
     name: str
     aggregate: str
     payload: str
 
 
-# The payables worker's queue is the outbox; the webhooks worker's is the public events table.
-OUTBOX: Final = QueueTable("outbox", aggregate="aggregate_id", payload="payload")
-EVENTS: Final = QueueTable("events", aggregate="object_id", payload="data")
+# The payables worker's queue is the outbox; the webhooks worker's is the public events table (whose
+# data may be rendered from a paid payable, see event_sql).
+OUTBOX: Final = QueueTable("outbox", aggregate="aggregate_id", payload="o.payload")
+EVENTS: Final = QueueTable("events", aggregate="object_id", payload=event_data_sql("o"))
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class _Statements:
                     dead_at = CASE WHEN o.receive_count >= :max_receives THEN now() END
                 FROM claimable WHERE o.id = claimable.id
                 RETURNING o.id, o.event_type, o.merchant_id, o.{table.aggregate} AS aggregate_id,
-                          o.{table.payload} AS payload, o.created_at, o.receive_count, o.dead_at
+                          {table.payload} AS payload, o.created_at, o.receive_count, o.dead_at
                 """  # noqa: S608  # nosec B608
             ),
             acknowledge=text(f"UPDATE {t} SET processed_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))"),  # noqa: S608  # nosec B608

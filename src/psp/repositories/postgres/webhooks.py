@@ -28,7 +28,7 @@ from psp.domain.webhooks import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from psp.repositories.postgres.event_sql import endpoint_wants_sql
+from psp.repositories.postgres.event_sql import endpoint_wants_sql, event_data_sql
 from psp.repositories.postgres.pagination import fetch_page
 
 _ENDPOINT_WANTS = endpoint_wants_sql("e.event_type")
@@ -59,7 +59,7 @@ _RESCHEDULE = text(
     """
 )
 _CLAIM = text(
-    """
+    f"""
     WITH due AS (
         SELECT d.id FROM webhook_deliveries AS d
         WHERE d.status = 'pending' AND d.next_attempt_at <= :now
@@ -75,12 +75,13 @@ _CLAIM = text(
         RETURNING d.id, d.event_id, d.endpoint_id, d.attempts, d.retrying_since
     )
     SELECT c.id AS delivery_id, c.event_id, c.attempts, c.retrying_since,
-           e.merchant_id AS event_merchant_id, e.event_type, e.object_id, e.object_version, e.data,
+           e.merchant_id AS event_merchant_id, e.event_type, e.object_id, e.object_version,
+           {event_data_sql("e")} AS data,
            e.api_version, e.created_at AS event_created_at, ep.*
     FROM claimed AS c
     JOIN events AS e ON e.id = c.event_id
     JOIN webhook_endpoints AS ep ON ep.id = c.endpoint_id
-    """
+    """  # noqa: S608 - constant SQL composed from our own fragments  # nosec B608
 )
 _FAIL_PENDING_OF_ENDPOINT = text(
     "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, updated_at = :now "
