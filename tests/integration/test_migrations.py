@@ -232,46 +232,42 @@ def _insert_transaction(connection: Connection, status: str) -> None:
 
 def _add_waiting_transaction(engine: Engine, amount: int) -> None:
     """A credit transaction with one payable waiting for funds (net = amount, no fee)."""
-    with engine.begin() as connection:
-        transaction = connection.execute(
-            text(
-                "INSERT INTO transactions (id, merchant_id, amount, currency, description, payment_method, "
-                "installments, status, fee_bps, card_brand, card_first_six, card_last_four, "
-                "card_holder_name, card_expiration_month, card_expiration_year, card_fingerprint, "
-                "created_at, updated_at) VALUES (gen_random_uuid(), :m, :a, 'BRL', 'x', 'credit_card', 1, "
-                "'waiting_funds', 0, 'visa', '411111', '1111', 'Ana', 12, 2030, :f, now(), now()) "
-                "RETURNING id"
-            ),
-            {"m": MERCHANT, "a": amount, "f": "f" * 64},
-        ).scalar_one()
-        connection.execute(
-            text(
-                "INSERT INTO payables (id, merchant_id, transaction_id, installment, status, amount, fee, "
-                "net_amount, currency, payment_date, paid_at, created_at) VALUES (gen_random_uuid(), :m, "
-                ":t, 1, 'waiting_funds', :a, 0, :a, 'BRL', current_date + 30, NULL, now())"
-            ),
-            {"m": MERCHANT, "t": transaction, "a": amount},
-        )
+    _add_transaction_with_one_payable(engine, amount, "credit_card", "waiting_funds", due_in_days=30)
 
 
 def _add_paid_transaction(engine: Engine, amount: int) -> None:
-    """A transaction with one paid payable (net = amount, no fee), written as psp's tables allow."""
+    """A debit transaction with one paid payable (net = amount, no fee)."""
+    _add_transaction_with_one_payable(engine, amount, "debit_card", "paid", due_in_days=0)
+
+
+def _add_transaction_with_one_payable(
+    engine: Engine, amount: int, method: str, status: str, *, due_in_days: int
+) -> None:
+    """Written as psp's tables allow, in the columns every revision since the first has."""
     with engine.begin() as connection:
         transaction = connection.execute(
             text(
                 "INSERT INTO transactions (id, merchant_id, amount, currency, description, payment_method, "
                 "installments, status, fee_bps, card_brand, card_first_six, card_last_four, "
                 "card_holder_name, card_expiration_month, card_expiration_year, card_fingerprint, "
-                "created_at, updated_at) VALUES (gen_random_uuid(), :m, :a, 'BRL', 'x', 'debit_card', 1, "
-                "'paid', 0, 'visa', '411111', '1111', 'Ana', 12, 2030, :f, now(), now()) RETURNING id"
+                "created_at, updated_at) VALUES (gen_random_uuid(), :m, :a, 'BRL', 'x', :method, 1, "
+                ":s, 0, 'visa', '411111', '1111', 'Ana', 12, 2030, :f, now(), now()) RETURNING id"
             ),
-            {"m": MERCHANT, "a": amount, "f": "f" * 64},
+            {"m": MERCHANT, "a": amount, "method": method, "s": status, "f": "f" * 64},
         ).scalar_one()
         connection.execute(
             text(
                 "INSERT INTO payables (id, merchant_id, transaction_id, installment, status, amount, fee, "
                 "net_amount, currency, payment_date, paid_at, created_at) VALUES (gen_random_uuid(), :m, "
-                ":t, 1, 'paid', :a, 0, :a, 'BRL', current_date, now(), now())"
+                ":t, 1, :s, :a, 0, :a, 'BRL', current_date + CAST(:days AS integer), "
+                "CASE WHEN CAST(:paid AS boolean) THEN now() END, now())"
             ),
-            {"m": MERCHANT, "t": transaction, "a": amount},
+            {
+                "m": MERCHANT,
+                "t": transaction,
+                "a": amount,
+                "s": status,
+                "paid": status == "paid",
+                "days": due_in_days,
+            },
         )
