@@ -189,6 +189,30 @@ def test_payable_paid_events_stored_without_data_get_it_back_on_downgrade(server
         command.upgrade(config, "head")
 
 
+def test_transaction_paid_events_stored_without_data_get_it_back_on_downgrade(server_url: str) -> None:
+    """Revision c9d4a6e2f7b1 both ways: the data a downgrade writes is the transaction's object."""
+    rendered = (
+        "WITH named AS (UPDATE transactions SET paid_event_id = gen_random_uuid() RETURNING *) "
+        "INSERT INTO events (id, merchant_id, event_type, object_id, object_version, data, api_version, "
+        "created_at, visible_at) SELECT paid_event_id, merchant_id, 'transaction.paid', id, version, NULL, "
+        "'2026-11-20', now(), now() FROM named"
+    )
+    data = "SELECT e.data, t.id FROM events AS e JOIN transactions AS t ON t.id = e.object_id"
+    with database_at(server_url, "psp_migration_c9d4", "head") as (engine, config):
+        with engine.begin() as connection:
+            _insert_merchant(connection, MERCHANT)
+        _add_paid_transaction(engine, 1500)
+        with engine.begin() as connection:
+            connection.execute(text(rendered))
+
+        command.downgrade(config, "b3e8f1c5d2a9")
+        with engine.connect() as connection:
+            [(document, transaction_id)] = connection.execute(text(data)).all()
+        assert (document["object"], document["status"], document["amount"]) == ("transaction", "paid", 1500)
+        assert document["id"] == str(transaction_id)
+        command.upgrade(config, "head")
+
+
 MERCHANT = "00000000-0000-0000-0000-00000000000a"
 
 

@@ -15,8 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from psp.bootstrap import Container
 from psp.data_sources.postgres.tables import transactions
 from psp.domain.cards import Card
-from psp.domain.events import approved_transaction_of
+from psp.domain.events import TRANSACTION_PAID, approved_transaction_of
 from psp.domain.ids import new_id
+from psp.domain.objects import transaction_object
+from psp.domain.pagination import PageRequest
 from psp.domain.transactions import METHOD_RULES, PaymentMethod, Transaction, TransactionStatus
 from psp.repositories.postgres.appends import PendingAppends
 from psp.repositories.postgres.payables import PostgresPayableRepository
@@ -124,6 +126,11 @@ def test_a_credit_transaction_in_three_installments_is_paid_only_when_all_three_
     assert after_second == ("waiting_funds", ["paid", "paid", "waiting_funds"])
     assert statuses(container.engine, split.id) == ("paid", ["paid", "paid", "paid"])
     assert (last.payables_paid, last.transactions_paid) == (1, 1)
+    with container.uow() as uow:  # its transaction.paid event is rendered from the row, as GET shows it
+        paid = uow.transactions.get(merchant.merchant.id, split.id)
+        [event] = uow.events.list(merchant.merchant.id, TRANSACTION_PAID, PageRequest()).items
+    assert paid is not None
+    assert event.data == {**transaction_object(paid), "version": paid.version}
 
 
 def test_settling_twice_pays_nothing_twice(container: Container, merchant: Onboarded) -> None:

@@ -31,6 +31,7 @@ from psp.services.settlement import settle_due_payables
 from psp.transporters.rest.serializers import payable_json, transaction_json
 from psp.webhooks import WebhookVerificationError, verify
 from tests.integration.support import pay
+from tests.integration.test_refunds_and_processing import refund
 from tests.integration.test_worker_processes import worker_environment
 from tests.integration.webhooks.receiver import Receiver, running
 from tests.integration.webhooks.support import (
@@ -160,6 +161,46 @@ def test_settlement_events_carry_the_objects_as_the_api_shows_them_with_growing_
     assert by_type[PAYABLE_PAID].data == {**payable_json(payable), "version": 2}
     assert by_type[PAYABLE_CREATED].data["version"] == 1
     assert by_type[PAYABLE_CREATED].data["status"] == "waiting_funds"
+
+
+def test_a_paid_transaction_changed_later_keeps_the_object_its_paid_event_reported(
+    container: Container, merchant: Onboarded
+) -> None:
+    """The event is rendered from the row until a refund changes it; the trigger stores it first."""
+    transaction = pay_then_settle(container, merchant)
+    with container.uow() as uow:
+        paid = uow.transactions.get(merchant.merchant.id, transaction.id)
+    assert paid is not None
+    reported = {**transaction_json(paid), "version": 2}
+
+    def paid_event_data() -> object:
+        events = service.list_events(
+            principal_of(merchant), TRANSACTION_PAID, PageRequest(), uow=container.uow()
+        )
+        [event] = events.items
+        return event.data
+
+    def stored() -> tuple[object, object]:
+        with container.engine.connect() as connection:
+            return tuple(
+                connection.execute(
+                    text(
+                        "SELECT e.data, t.paid_event_id FROM events AS e JOIN transactions AS t "
+                        "ON t.id = e.object_id WHERE e.event_type = 'transaction.paid'"
+                    )
+                ).one()
+            )
+
+    assert paid_event_data() == reported
+    assert stored()[0] is None  # rendered from the row, which names its event
+    assert stored()[1] is not None
+
+    refund(container, merchant, transaction.id, 500)
+
+    data, paid_event_id = stored()
+    assert data == reported  # stored by the trigger, as the row was before the refund
+    assert paid_event_id is None
+    assert paid_event_data() == reported
 
 
 def test_events_written_by_settlement_wait_for_delivery_only_where_a_live_endpoint_wants_them(

@@ -105,6 +105,10 @@ transactions = Table(
     # column (or of one in an index's predicate) makes PostgreSQL write a new entry in every index, where
     # settling (waiting_funds -> paid) and refunding otherwise rewrite the row in place (a HOT update).
     Column("awaiting_acquirer", Boolean, nullable=False, server_default=text("false")),
+    # The `transaction.paid` event whose data is this row, rendered when the event is read; set when the
+    # transaction is paid, and cleared by a trigger, which first stores the rendered object into the
+    # event, on the transaction's next change (see `event_sql.event_data_sql`).
+    Column("paid_event_id", UUID(as_uuid=True), nullable=True),
     Column("card_brand", String(16), nullable=False),
     Column("card_first_six", String(6), nullable=False),
     Column("card_last_four", String(4), nullable=False),
@@ -297,8 +301,8 @@ events = Table(
     Column("object_id", UUID(as_uuid=True), nullable=False),
     Column("object_version", Integer, nullable=False),
     # JSON, not JSONB: the object keeps its documented key order, and is sent byte for byte as stored.
-    # NULL for a `payable.paid` event: its data is its paid payable, which never changes again, rendered
-    # when the event is read (`event_sql.event_data_sql`).
+    # NULL for settlement's events (`payable.paid`, `transaction.paid`): their data is rendered from the
+    # row when the event is read (`event_sql.event_data_sql`).
     Column("data", JSON, nullable=True),
     Column("api_version", String(16), nullable=False),
     _timestamp("created_at"),
@@ -308,7 +312,10 @@ events = Table(
     _timestamp("dead_at", nullable=True),
     _timestamp("published_at", nullable=True),
     CheckConstraint("object_version >= 1", name="object_version_positive"),
-    CheckConstraint("data IS NOT NULL OR event_type = 'payable.paid'", name="data_stored_unless_derived"),
+    CheckConstraint(
+        "data IS NOT NULL OR event_type IN ('payable.paid', 'transaction.paid')",
+        name="data_stored_unless_rendered",
+    ),
     CheckConstraint("receive_count >= 0", name="receive_count_not_negative"),
     Index("ix_events_merchant_recent", "merchant_id", text("created_at DESC"), text("id DESC")),
     Index(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from psp.domain.events import API_VERSION, PAYABLE_PAID
+from psp.domain.events import API_VERSION, PAYABLE_PAID, TRANSACTION_PAID
 
 
 def sql_timestamp(column: str) -> str:
@@ -126,22 +126,36 @@ def transaction_json_sql(alias: str) -> str:
     )
 
 
-# A ``payable.paid`` event stores no data: once paid, a payable never changes again (a trigger refuses
-# any update or delete of a paid payable), so the object it reports is the payable's row as it stands,
-# rendered when the event is read. Settlement writes 1,000,000 of them for a million payables; building
-# and storing their JSON was 14 % of its time. Every read of ``events.data`` goes through this.
-DERIVED_EVENT_TYPE: Final = PAYABLE_PAID
+# Settlement's events store no data; their objects are rendered from the rows when the event is read,
+# wherever ``events.data`` is read (API, webhooks worker, queue payload, SQS relay). Settling 1,000,000
+# single-installment payables writes 2,000,000 of them, and building, parsing and storing their JSON was
+# a third of its time.
+# - ``payable.paid``: a paid payable never changes again (a trigger refuses any update or delete of one),
+#   so the payable's row is the object the event reported.
+# - ``transaction.paid``: the transaction names the event in ``paid_event_id`` while it is still the
+#   object the event reported; the first later change (a refund) stores the rendered object into the
+#   event and clears ``paid_event_id`` first (a trigger, see the migration that added the column).
+RENDERED_EVENT_TYPES: Final = (PAYABLE_PAID, TRANSACTION_PAID)
 
 
 def event_data_sql(alias: str) -> str:
-    """The data of event ``alias``: as stored, or rendered from its paid payable (see above)."""
-    return f"""coalesce({alias}.data, (
-        SELECT {payable_json_sql("p")} FROM payables AS p
-        WHERE p.id = {alias}.object_id AND {alias}.event_type = '{DERIVED_EVENT_TYPE}'))"""  # noqa: S608  # nosec B608
+    """The data of event ``alias``: as stored, or rendered from its row (see above)."""
+    a = alias
+    return f"""coalesce({a}.data, CASE {a}.event_type
+        WHEN '{PAYABLE_PAID}' THEN (
+            SELECT {payable_json_sql("p")} FROM payables AS p WHERE p.id = {a}.object_id)
+        WHEN '{TRANSACTION_PAID}' THEN (
+            SELECT {transaction_json_sql("t")} FROM transactions AS t
+            WHERE t.id = {a}.object_id AND t.paid_event_id = {a}.id)
+        END)"""  # noqa: S608  # nosec B608
 
 
 # The ``:at`` parameter of a statement, typed, for stamping the events it writes.
 AT_PARAMETER: Final = "CAST(:at AS timestamptz)"
+
+# A new time-ordered event id stamped ``:at``, and the data of an event rendered when read (see above).
+NEW_EVENT_ID: Final = f"psp_uuid_v7({AT_PARAMETER})"
+NO_DATA: Final = "CAST(NULL AS json)"
 
 EVENT_COLUMNS: Final = (
     "id, merchant_id, event_type, object_id, object_version, data, api_version, created_at, visible_at, "
@@ -155,8 +169,12 @@ def endpoint_wants_sql(event_type: str) -> str:
       AND ({event_type} = ANY(ep.enabled_events) OR '*' = ANY(ep.enabled_events))"""
 
 
-def insert_events_sql(event_type: str, source: str, alias: str, object_json: str, at: str) -> str:
+def insert_events_sql(
+    event_type: str, source: str, alias: str, object_json: str, at: str, *, event_id: str | None = None
+) -> str:
     """``INSERT INTO events`` one row per row of ``source`` (a CTE or table), all stamped ``at``.
+
+    Each event's id is ``event_id`` (an SQL expression over ``alias``), or a new time-ordered one.
 
     An event no endpoint of its merchant wants is written handed off (``processed_at`` = ``at``): the
     webhooks queue would only fan it out to nobody, and its claimable index entry (then the update that
@@ -166,11 +184,18 @@ def insert_events_sql(event_type: str, source: str, alias: str, object_json: str
     the instant of its creation (the fan-out also skips endpoints newer than the event).
     """
     wanted = endpoint_wants_sql(f"'{event_type}'")
+    new_id = event_id or f"psp_uuid_v7({at})"
     # Constant SQL: every fragment is ours (event types and aliases are literals in this package).
     return f"""INSERT INTO events ({EVENT_COLUMNS})
-        SELECT psp_uuid_v7({at}), {alias}.merchant_id, '{event_type}', {alias}.id, {alias}.version,
+        SELECT {new_id}, {alias}.merchant_id, '{event_type}', {alias}.id, {alias}.version,
                {object_json}, '{API_VERSION}', {at}, {at},
                CASE WHEN {alias}.merchant_id IN (
                    SELECT ep.merchant_id FROM webhook_endpoints AS ep WHERE {wanted}
                ) THEN NULL ELSE {at} END
         FROM {source} AS {alias}"""  # noqa: S608  # nosec B608
+
+
+def transaction_paid_events_sql(source: str) -> str:
+    """The ``transaction.paid`` events of the transactions ``source`` just paid (an ``UPDATE ... RETURNING``
+    that set ``paid_event_id`` to ``NEW_EVENT_ID``): no data, their object is rendered from the row."""
+    return insert_events_sql(TRANSACTION_PAID, source, "e", NO_DATA, AT_PARAMETER, event_id="e.paid_event_id")

@@ -11,15 +11,17 @@ from uuid import UUID
 from sqlalchemy import BigInteger, Connection, bindparam, cast, func, select, text, update
 
 from psp.data_sources.postgres.tables import merchant_balances, payables
-from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID, TRANSACTION_PAID
+from psp.domain.events import PAYABLE_CREATED, PAYABLE_PAID
 from psp.domain.pagination import Page, PageRequest
 from psp.domain.payables import Balance, BalanceLine, Payable, PayableStatus
 from psp.repositories.ports import CurrencyTotals, PayableFilters, SettledChunk
 from psp.repositories.postgres.event_sql import (
     AT_PARAMETER,
+    NEW_EVENT_ID,
+    NO_DATA,
     insert_events_sql,
     payable_json_sql,
-    transaction_json_sql,
+    transaction_paid_events_sql,
 )
 from psp.repositories.postgres.pagination import fetch_page
 
@@ -30,12 +32,13 @@ from psp.repositories.postgres.pagination import fetch_page
 # look the chunk up by primary key (ctid for the claimed rows); a join on the CTE was planned as a scan of
 # the whole table. A claimed payable is paid only if it is still waiting, so a row left behind could never
 # pay twice; ``claimed`` counts every row taken, and settlement ends when a chunk claims none.
-# The same statement writes one ``payable.paid`` event per payable it pays (set-based, no row in Python;
-# its data is rendered from the paid payable when read, see ``event_sql.event_data_sql``),
+# The same statement writes one ``payable.paid`` event per payable it pays (set-based, no row in Python),
 # and completes the transactions in a single installment whose payable it paid, with their
-# ``transaction.paid`` events: their one installment is the only payable that can be waiting (adjustments
-# are born paid), and this settler holds it, so no other settler can complete them. The transactions it
-# touched and did not complete come back in ``transaction_ids`` for the locked check.
+# ``transaction.paid`` events (both kinds store no data: it is rendered from the rows when read, see
+# ``event_sql.event_data_sql``; a transaction names its event in ``paid_event_id``): their one
+# installment is the only payable that can be waiting (adjustments are born paid), and this settler holds
+# it, so no other settler can complete them. The transactions it touched and did not complete come back
+# in ``transaction_ids`` for the locked check.
 _SETTLE_DUE = text(
     f"""
     WITH due AS (
@@ -51,14 +54,15 @@ _SETTLE_DUE = text(
         WHERE p.id = ANY(ARRAY(SELECT payable_id FROM claimed)) AND p.status = 'waiting_funds'
         RETURNING p.*
     ), paid_events AS (
-        {insert_events_sql(PAYABLE_PAID, "paid", "e", "CAST(NULL AS json)", AT_PARAMETER)}
+        {insert_events_sql(PAYABLE_PAID, "paid", "e", NO_DATA, AT_PARAMETER)}
     ), completed AS (
-        UPDATE transactions AS t SET status = 'paid', updated_at = :at, version = t.version + 1
+        UPDATE transactions AS t
+        SET status = 'paid', updated_at = :at, version = t.version + 1, paid_event_id = {NEW_EVENT_ID}
         WHERE t.id = ANY(ARRAY(SELECT transaction_id FROM paid))
           AND t.installments = 1 AND t.status = 'waiting_funds'
         RETURNING t.*
     ), completed_events AS (
-        {insert_events_sql(TRANSACTION_PAID, "completed", "e", transaction_json_sql("e"), AT_PARAMETER)}
+        {transaction_paid_events_sql("completed")}
     )
     SELECT (SELECT count(*) FROM claimed) AS claimed, totals.*
     FROM (SELECT 1) AS one LEFT JOIN (

@@ -12,11 +12,10 @@ from sqlalchemy import Connection, select, text, tuple_, update
 
 from psp.data_sources.postgres.tables import transactions
 from psp.domain.cards import Card
-from psp.domain.events import TRANSACTION_PAID
 from psp.domain.pagination import Cursor, Page, PageRequest
 from psp.domain.transactions import PaymentMethod, Transaction, TransactionStatus
 from psp.repositories.postgres.appends import PendingAppends
-from psp.repositories.postgres.event_sql import AT_PARAMETER, insert_events_sql, transaction_json_sql
+from psp.repositories.postgres.event_sql import NEW_EVENT_ID, transaction_paid_events_sql
 from psp.repositories.postgres.pagination import fetch_page
 
 # Settlers lock the transactions they touched, in id order (no deadlock), before a second statement
@@ -32,7 +31,8 @@ _LOCK_WAITING = text(
 _MARK_PAID = text(
     f"""
     WITH marked AS (
-        UPDATE transactions AS t SET status = 'paid', updated_at = :at, version = t.version + 1
+        UPDATE transactions AS t
+        SET status = 'paid', updated_at = :at, version = t.version + 1, paid_event_id = {NEW_EVENT_ID}
         WHERE t.id = ANY(:ids) AND t.status = 'waiting_funds'
           AND t.id <> ALL(ARRAY(
               SELECT p.transaction_id FROM payables AS p
@@ -40,7 +40,7 @@ _MARK_PAID = text(
           ))
         RETURNING t.*
     ), paid_events AS (
-        {insert_events_sql(TRANSACTION_PAID, "marked", "e", transaction_json_sql("e"), AT_PARAMETER)}
+        {transaction_paid_events_sql("marked")}
     )
     SELECT count(*) FROM marked
     """  # noqa: S608 - constant SQL composed from our own fragments  # nosec B608
