@@ -135,9 +135,6 @@ def transaction_json_sql(alias: str) -> str:
 # - ``transaction.paid``: the transaction names the event in ``paid_event_id`` while it is still the
 #   object the event reported; the first later change (a refund) stores the rendered object into the
 #   event and clears ``paid_event_id`` first (a trigger, see the migration that added the column).
-RENDERED_EVENT_TYPES: Final = (PAYABLE_PAID, TRANSACTION_PAID)
-
-
 def event_data_sql(alias: str) -> str:
     """The data of event ``alias``: as stored, or rendered from its row (see above)."""
     a = alias
