@@ -3,6 +3,7 @@
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from alembic import command
@@ -166,51 +167,52 @@ def test_payables_written_before_hot_updates_are_listed_for_settlement_exactly_w
 
 def test_payable_paid_events_stored_without_data_get_it_back_on_downgrade(server_url: str) -> None:
     """Revision b3e8f1c5d2a9 both ways: the data a downgrade writes is the paid payable's object."""
-    derived = (
+    without_data = (
         "INSERT INTO events (id, merchant_id, event_type, object_id, object_version, data, api_version, "
         "created_at, visible_at) SELECT gen_random_uuid(), merchant_id, 'payable.paid', id, version, NULL, "
         "'2026-11-20', now(), now() FROM payables"
     )
-    data = "SELECT e.data, p.id AS payable_id FROM events AS e JOIN payables AS p ON p.id = e.object_id"
     with database_at(server_url, "psp_migration_b3e8", "head") as (engine, config):
-        with engine.begin() as connection:
-            _insert_merchant(connection, MERCHANT)
-        _add_paid_transaction(engine, 1500)
-        with engine.begin() as connection:
-            connection.execute(text(derived))
-
-        command.downgrade(config, "a7c4e2d9b6f3")
-        with engine.connect() as connection:
-            [(document, payable_id)] = connection.execute(text(data)).all()
+        document, payable_id = _data_after_downgrade(engine, config, without_data, "payables", "a7c4e2d9b6f3")
         assert (document["object"], document["status"]) == ("payable", "paid")
         assert document["id"] == str(payable_id)
         with pytest.raises(IntegrityError, match="not-null"), engine.begin() as connection:
-            connection.execute(text(derived))
+            connection.execute(text(without_data))
         command.upgrade(config, "head")
 
 
 def test_transaction_paid_events_stored_without_data_get_it_back_on_downgrade(server_url: str) -> None:
     """Revision c9d4a6e2f7b1 both ways: the data a downgrade writes is the transaction's object."""
-    rendered = (
+    without_data = (
         "WITH named AS (UPDATE transactions SET paid_event_id = gen_random_uuid() RETURNING *) "
         "INSERT INTO events (id, merchant_id, event_type, object_id, object_version, data, api_version, "
         "created_at, visible_at) SELECT paid_event_id, merchant_id, 'transaction.paid', id, version, NULL, "
         "'2026-11-20', now(), now() FROM named"
     )
-    data = "SELECT e.data, t.id FROM events AS e JOIN transactions AS t ON t.id = e.object_id"
     with database_at(server_url, "psp_migration_c9d4", "head") as (engine, config):
-        with engine.begin() as connection:
-            _insert_merchant(connection, MERCHANT)
-        _add_paid_transaction(engine, 1500)
-        with engine.begin() as connection:
-            connection.execute(text(rendered))
-
-        command.downgrade(config, "b3e8f1c5d2a9")
-        with engine.connect() as connection:
-            [(document, transaction_id)] = connection.execute(text(data)).all()
+        document, transaction_id = _data_after_downgrade(
+            engine, config, without_data, "transactions", "b3e8f1c5d2a9"
+        )
         assert (document["object"], document["status"], document["amount"]) == ("transaction", "paid", 1500)
         assert document["id"] == str(transaction_id)
         command.upgrade(config, "head")
+
+
+def _data_after_downgrade(
+    engine: Engine, config: Config, write_without_data: str, objects: str, revision: str
+) -> tuple[dict[str, Any], object]:
+    """One paid transaction and payable, one event written without data; the event's data and its
+    object's id after downgrading to ``revision``."""
+    with engine.begin() as connection:
+        _insert_merchant(connection, MERCHANT)
+    _add_paid_transaction(engine, 1500)
+    with engine.begin() as connection:
+        connection.execute(text(write_without_data))
+    command.downgrade(config, revision)
+    data = f"SELECT e.data, o.id FROM events AS e JOIN {objects} AS o ON o.id = e.object_id"  # noqa: S608  # nosec B608
+    with engine.connect() as connection:
+        [(document, object_id)] = connection.execute(text(data)).all()
+    return document, object_id
 
 
 MERCHANT = "00000000-0000-0000-0000-00000000000a"
