@@ -70,6 +70,12 @@ class FaultProxy:
         which the test run treats as an error.
         """
         await self._stop_listening()
+        # A connection accepted just before the server closed has its handler scheduled but not started:
+        # cancelled now, it would never run, and its transport would never be aborted. Let such handlers
+        # start (each registers its writer first), then cut what they registered.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await self._stop_listening()
         tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         for task in tasks:
             task.cancel()
