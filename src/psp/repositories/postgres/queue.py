@@ -35,7 +35,7 @@ class QueueTable:
 
 
 # The payables worker's queue is the outbox; the webhooks worker's is the public events table (whose
-# data may be rendered from a paid payable, see event_sql).
+# data settlement's events render from their rows, see event_sql.event_data_sql).
 OUTBOX: Final = QueueTable("outbox", aggregate="aggregate_id", payload="o.payload")
 EVENTS: Final = QueueTable("events", aggregate="object_id", payload=event_data_sql("o"))
 
