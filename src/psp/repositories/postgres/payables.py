@@ -52,7 +52,7 @@ _SETTLE_DUE = text(
     ), paid AS (
         UPDATE payables AS p SET status = 'paid', paid_at = :at, version = p.version + 1
         WHERE p.id = ANY(ARRAY(SELECT payable_id FROM claimed)) AND p.status = 'waiting_funds'
-        RETURNING p.*
+        RETURNING p.id, p.merchant_id, p.transaction_id, p.version, p.currency, p.amount, p.fee, p.net_amount
     ), paid_events AS (
         {insert_events_sql(PAYABLE_PAID, "paid", "e", NO_DATA, AT_PARAMETER)}
     ), completed AS (
@@ -60,7 +60,7 @@ _SETTLE_DUE = text(
         SET status = 'paid', updated_at = :at, version = t.version + 1, paid_event_id = {NEW_EVENT_ID}
         WHERE t.id = ANY(ARRAY(SELECT transaction_id FROM paid))
           AND t.installments = 1 AND t.status = 'waiting_funds'
-        RETURNING t.*
+        RETURNING t.id, t.merchant_id, t.version, t.paid_event_id
     ), completed_events AS (
         {transaction_paid_events_sql("completed")}
     )
