@@ -27,9 +27,16 @@ SECURITY_HEADERS: Final = {
 }
 
 
+_BY_LOWER_NAME: Final = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS.items())
+
+
 def add_security_headers(response: Response) -> None:
-    """Set each header unless the view chose its own value (``/docs`` sets its own policy)."""
+    """Add each header unless the view chose its own value (``/docs`` sets its own policy).
+
+    The names already set are read once: a lookup per header scans the whole list, case-insensitively.
+    """
     headers = response.headers
-    for name, value in SECURITY_HEADERS.items():
-        if name not in headers:
-            headers[name] = value
+    present = {name.lower() for name, _ in headers}
+    for lower_name, name, value in _BY_LOWER_NAME:
+        if lower_name not in present:
+            headers.add(name, value)
