@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 bind = [f"127.0.0.1:{os.environ['BENCH_PORT']}"]
-worker_class = "psp.transporters.gunicorn_worker.ThreadWorkerAcceptingWhenFree"  # as psp's
+worker_class = "psp.transporters.gunicorn_worker.LeastBusyThreadWorker"  # as psp's
 workers = int(os.environ.get("BENCH_WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("BENCH_WEB_THREADS", "4"))
 timeout = 30

@@ -19,7 +19,7 @@ _host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host  # IP
 bind = [f"{_host}:{_settings.port}"]
 # gunicorn's threaded worker, except that a worker with every thread busy leaves new connections to one
 # with a thread free (``gunicorn_worker``): kept-alive connections no longer pile up on one worker.
-worker_class = "psp.transporters.gunicorn_worker.ThreadWorkerAcceptingWhenFree"
+worker_class = "psp.transporters.gunicorn_worker.LeastBusyThreadWorker"
 workers = _settings.web_concurrency
 threads = _settings.web_threads
 
