@@ -17,8 +17,8 @@ _settings = Settings.from_env()
 
 _host = f"[{_settings.host}]" if ":" in _settings.host else _settings.host  # IPv6 needs brackets
 bind = [f"{_host}:{_settings.port}"]
-# gunicorn's threaded worker, except that a worker with every thread busy leaves new connections to one
-# with a thread free (``gunicorn_worker``): kept-alive connections no longer pile up on one worker.
+# gunicorn's threaded worker, except that each new connection goes to the least busy worker
+# (``gunicorn_worker``): kept-alive connections no longer pile up on one worker.
 worker_class = "psp.transporters.gunicorn_worker.LeastBusyThreadWorker"
 workers = _settings.web_concurrency
 threads = _settings.web_threads
