@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from psp.bootstrap import Container
 from psp.data_sources.postgres.embedded import ATTACHMENTS_FILE, forget_dead_attachments
 from psp.services.merchants import authenticate, find_merchant_by_name, revoke_api_key
 from psp.transporters.dev import DEMO_KEY_FILE, DEMO_MERCHANT_NAME, ensure_demo_secret_key
+from tests.integration.support import free_port
 
 # --- the demo merchant, in process --------------------------------------------------------------------
 
@@ -66,13 +66,6 @@ def test_a_demo_key_that_no_longer_authenticates_is_replaced_by_a_new_one(dev_co
 # --- the whole system, as processes -------------------------------------------------------------------
 
 BANNER_END = "Ctrl-C stops everything."
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -17,16 +17,10 @@ import pytest
 import requests
 
 from psp.transporters.gunicorn_worker import MAX_ACCEPT_DELAY
+from tests.integration.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_CLASS = "psp.transporters.gunicorn_worker.LeastBusyThreadWorker"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

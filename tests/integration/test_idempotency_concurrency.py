@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -26,19 +25,13 @@ from psp.services.merchants import Onboarded
 from psp.transporters.workers.payables import run_payables_worker
 from psp.transporters.workers.shutdown import Shutdown
 from tests.e2e.support import transaction_body
+from tests.integration.support import free_port
 
 THREADS = 20
 ROUNDS = 5  # 5 x 20 = 100 concurrent requests, then 100 sequential replays
 SEQUENTIAL = 100
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ line, and the port it serves them on. Counters live as long as the process: ever
 
 from __future__ import annotations
 
-import socket
 import time
 import urllib.request
 
@@ -17,7 +16,7 @@ from psp.lib.metrics import attempt_reason, serve_worker_metrics
 from psp.services import webhooks as service
 from psp.services.merchants import Onboarded
 from psp.transporters.workers.webhooks import BACKLOG_EVENT, report_backlog
-from tests.integration.support import pay
+from tests.integration.support import free_port, pay
 from tests.integration.webhooks.receiver import Receiver, running
 from tests.integration.webhooks.support import (
     principal_of,
@@ -33,13 +32,6 @@ def sample(name: str, **labels: str) -> float:
 
 def attempts(outcome: str, reason: str) -> float:
     return sample("psp_webhook_attempts_total", outcome=outcome, reason=reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def test_a_failed_then_successful_delivery_counts_one_retry_one_success_and_both_latencies(
