@@ -47,6 +47,26 @@ class Database:
             row = connection.execute(sql, params).fetchone()
             return None if row is None else row[0]
 
+    def activity(self) -> dict[str, int]:
+        """Server-wide counters a phase's cost shows in: WAL written, full-page images, autovacuum runs."""
+        row = self.row(
+            "SELECT wal_records, wal_fpi, wal_bytes, (SELECT coalesce(sum(autovacuum_count + "
+            "autoanalyze_count), 0) FROM pg_stat_all_tables) FROM pg_stat_wal"
+        )
+        return {
+            "wal_records": int(row[0]),
+            "wal_fpi": int(row[1]),
+            "wal_bytes": int(row[2]),
+            "autovacuum_and_analyze_runs": int(row[3]),
+        }
+
+    def row(self, sql: str) -> tuple[Any, ...]:
+        with self.connect() as connection:
+            found = connection.execute(sql).fetchone()
+        if found is None:
+            raise RuntimeError(f"no row from {sql!r}")
+        return tuple(found)
+
     def checkpoint(self) -> None:
         """Flush dirty pages before a measured phase, so one phase's writes do not bill the next."""
         self.execute("CHECKPOINT")

@@ -414,6 +414,7 @@ def settlement_scenario(bench: Bench) -> ScenarioResult:
     bench.stop_worker()  # the worker has nothing to do; keep the machine to the job
     due = int(bench.database.scalar(_DUE_SQL) or 0)
     bench.database.checkpoint()
+    activity_before = bench.database.activity()
     bench.monitor.start_window()
     started = time.monotonic()
     job = bench.product.settle()
@@ -426,6 +427,7 @@ def settlement_scenario(bench: Bench) -> ScenarioResult:
         usage = bench.monitor.stop_window()
         bench.job_pids.values.clear()
         job.stop()
+    activity = _activity_since(activity_before, bench.database.activity())
     left = int(bench.database.scalar(_DUE_SQL) or 0)
     settled = due - left
     rate = settled / seconds if seconds else 0.0
@@ -458,13 +460,22 @@ def settlement_scenario(bench: Bench) -> ScenarioResult:
         "seconds": round(seconds, 2),
         "rss_trace_mb": [(at, round(rss / 2**20, 1)) for at, rss in trace],
         "job_output": job.tail(5),
+        "database_activity": activity,
     }
+    result.notes.append(
+        f"WAL {activity['wal_bytes'] / 2**20:,.0f} MB ({activity['wal_fpi']:,} full-page images), "
+        f"{activity['autovacuum_and_analyze_runs']} autovacuum/analyze run(s) during the job"
+    )
     if history.rows < 1_000_000:
         result.notes.append(f"--quick: {history.rows:,} payables, not 1,000,000")
     return result
 
 
 _DUE_SQL = "SELECT count(*) FROM payables WHERE status = 'waiting_funds' AND payment_date <= current_date"
+
+
+def _activity_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in after}
 
 
 def _rss_growth_mb(trace: list[tuple[float, int]]) -> float | None:
