@@ -21,8 +21,9 @@ from benchmarks.database import Database, pgbench_path
 from benchmarks.load import LoadOutcome, PidHolder, run_load
 from benchmarks.loadgen import LoadSpec, latency_summary
 from benchmarks.monitor import GroupUsage, ResourceMonitor
-from benchmarks.processes import REPO_ROOT, ManagedProcess, free_port, wait_http_ready
+from benchmarks.processes import REPO_ROOT, ManagedProcess, wait_http_ready
 from benchmarks.sql import PGBENCH_SCRIPT
+from psp.lib.loopback import free_port
 
 _TPS = re.compile(r"tps = ([0-9.]+) \(without initial connection time\)")
 _FAILED = re.compile(r"number of failed transactions: (\d+)")

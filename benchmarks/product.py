@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.database import Database
-from benchmarks.processes import PSP, ManagedProcess, free_port, run_command, wait_http_ready
+from benchmarks.processes import PSP, ManagedProcess, run_command, wait_http_ready
+from psp.lib.loopback import free_port
 
 DATA_ENCRYPTION_KEY = base64.b64encode(b"benchmark-data-key-32-bytes-long").decode()
 FINGERPRINT_KEY = "benchmark-fingerprint-key-0123456789"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psp.lib.loopback import free_port, wait_for_port
 from tests.faults.postgres import ControlledPostgres
 from tests.faults.proxy import FaultProxy
 
@@ -64,15 +65,6 @@ class StackConfig:
     acquirer_latency_ms: int = 20
     resolution_seconds: int = 2
     visibility_timeout: int = 10
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Supervised:
@@ -360,7 +352,7 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        _wait_for_port(self.moto_port, 30)
+        wait_for_port(self.moto_port, 30, name="moto")
         self.proxy = FaultProxy(self.proxy_port, "127.0.0.1", self.moto_port)
         self.proxy.up()
         self.run_psp("queues", "create")
@@ -384,14 +376,3 @@ class Stack:
     def on_each_job(self, action: Callable[[JobRunner], None]) -> None:
         for job in self.jobs.values():
             action(job)
-
-
-def _wait_for_port(port: int, timeout: float) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listened on port {port} within {timeout:.0f} s")

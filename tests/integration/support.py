@@ -1,8 +1,7 @@
-"""Helpers shared by integration tests: transactions written the way the API writes them, free ports."""
+"""Helpers shared by integration tests: transactions written the way the API writes them."""
 
 from __future__ import annotations
 
-import socket
 from datetime import date
 
 from psp.bootstrap import Container
@@ -43,11 +42,3 @@ def pay(
         clock=container.clock,
         fingerprint_key=container.settings.card_fingerprint_key,
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (the server under test binds it next)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

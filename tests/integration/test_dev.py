@@ -23,9 +23,9 @@ import requests
 
 from psp.bootstrap import Container
 from psp.data_sources.postgres.embedded import ATTACHMENTS_FILE, forget_dead_attachments
+from psp.lib.loopback import free_port
 from psp.services.merchants import authenticate, find_merchant_by_name, revoke_api_key
 from psp.transporters.dev import DEMO_KEY_FILE, DEMO_MERCHANT_NAME, ensure_demo_secret_key
-from tests.integration.support import free_port
 
 # --- the demo merchant, in process --------------------------------------------------------------------
 

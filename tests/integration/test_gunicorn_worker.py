@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from psp.lib.loopback import free_port
 from psp.transporters.gunicorn_worker import MAX_ACCEPT_DELAY
-from tests.integration.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_CLASS = "psp.transporters.gunicorn_worker.LeastBusyThreadWorker"

@@ -21,11 +21,11 @@ import requests
 from sqlalchemy import text
 
 from psp.bootstrap import Container
+from psp.lib.loopback import free_port
 from psp.services.merchants import Onboarded
 from psp.transporters.workers.payables import run_payables_worker
 from psp.transporters.workers.shutdown import Shutdown
 from tests.e2e.support import transaction_body
-from tests.integration.support import free_port
 
 THREADS = 20
 ROUNDS = 5  # 5 x 20 = 100 concurrent requests, then 100 sequential replays

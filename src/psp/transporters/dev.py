@@ -15,7 +15,6 @@ import ipaddress
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from psp.data_sources.postgres.migrations import upgrade_to_head
 from psp.domain.merchants import Principal
 from psp.domain.pagination import MAX_LIMIT, PageRequest
 from psp.lib.errors import AuthenticationFailed
+from psp.lib.loopback import free_port, wait_for_port
 from psp.services import merchants as merchant_service
 from psp.services import webhooks as webhook_service
 from psp.transporters.demo_receiver import SECRET_VARIABLE
@@ -152,7 +152,7 @@ def register_demo_webhook(container: Container) -> ChildCommand:
     for old in page.items:
         if old.description == DEMO_WEBHOOK_DESCRIPTION:
             webhook_service.delete_endpoint(principal, old.id, uow=container.uow(), clock=container.clock)
-    port = free_loopback_port()
+    port = free_port()
     endpoint = webhook_service.create_endpoint(
         principal,
         webhook_service.NewEndpoint(
@@ -234,7 +234,7 @@ def start_local_sqs_if_needed(
     not yet relayed are still in the database, and the relay sends them again).
     """
     if settings.sqs_endpoint_url is None:
-        port = free_loopback_port()
+        port = free_port()
         endpoint = f"http://127.0.0.1:{port}"
         environment.update(PSP_SQS_ENDPOINT_URL=endpoint)
         for name, value in LOCAL_SQS_CREDENTIALS.items():
@@ -242,29 +242,13 @@ def start_local_sqs_if_needed(
             os.environ.setdefault(name, value)  # for the queue creation below, in this process
         moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         supervisor.add_and_start([ChildCommand("sqs", moto)])
-        wait_for_port(port, LOCAL_SQS_START_TIMEOUT_SECONDS)
+        wait_for_port(port, LOCAL_SQS_START_TIMEOUT_SECONDS, name="the local SQS endpoint")
         settings = replace(settings, sqs_endpoint_url=endpoint)
         log.info("dev.local_sqs_started", endpoint=endpoint)
     from psp.data_sources.sqs.client import build_sqs_client, create_psp_queues  # noqa: PLC0415 - boto3
 
     create_psp_queues(build_sqs_client(settings), settings)
     return settings
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"the local SQS endpoint did not listen on port {port} within {timeout:.0f} s")
 
 
 @dataclass

@@ -12,11 +12,12 @@ from prometheus_client import REGISTRY
 from psp.bootstrap import Container
 from psp.domain.pagination import PageRequest
 from psp.domain.webhooks import RetrySchedule
+from psp.lib.loopback import free_port
 from psp.lib.metrics import attempt_reason, serve_worker_metrics
 from psp.services import webhooks as service
 from psp.services.merchants import Onboarded
 from psp.transporters.workers.webhooks import BACKLOG_EVENT, report_backlog
-from tests.integration.support import free_port, pay
+from tests.integration.support import pay
 from tests.integration.webhooks.receiver import Receiver, running
 from tests.integration.webhooks.support import (
     principal_of,
