@@ -43,29 +43,27 @@ class Database:
             connection.execute(sql, params)
 
     def scalar(self, sql: str, params: Any = None) -> Any:
+        row = self.first_row(sql, params)
+        return None if row is None else row[0]
+
+    def first_row(self, sql: str, params: Any = None) -> tuple[Any, ...] | None:
         with self.connect() as connection:
             row = connection.execute(sql, params).fetchone()
-            return None if row is None else row[0]
+        return None if row is None else tuple(row)
 
     def activity(self) -> dict[str, int]:
         """Server-wide counters a phase's cost shows in: WAL written, full-page images, autovacuum runs."""
-        row = self.row(
+        row = self.first_row(
             "SELECT wal_records, wal_fpi, wal_bytes, (SELECT coalesce(sum(autovacuum_count + "
             "autoanalyze_count), 0) FROM pg_stat_all_tables) FROM pg_stat_wal"
         )
+        assert row is not None  # pg_stat_wal has exactly one row
         return {
             "wal_records": int(row[0]),
             "wal_fpi": int(row[1]),
             "wal_bytes": int(row[2]),
             "autovacuum_and_analyze_runs": int(row[3]),
         }
-
-    def row(self, sql: str) -> tuple[Any, ...]:
-        with self.connect() as connection:
-            found = connection.execute(sql).fetchone()
-        if found is None:
-            raise RuntimeError(f"no row from {sql!r}")
-        return tuple(found)
 
     def checkpoint(self) -> None:
         """Flush dirty pages before a measured phase, so one phase's writes do not bill the next."""
